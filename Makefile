@@ -1,0 +1,48 @@
+# finegrain: the two commands a user needs are `make demo` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+# Long tests are skipped with -short; `make test` runs the full suite (what CI runs).
+GOTEST_FLAGS ?= -timeout 60m
+export TF_CPP_MIN_LOG_LEVEL ?= 1
+
+.PHONY: all setup pyenv build vet test test-short demo bench bench-quick fuzz clean
+
+all: build
+
+# TensorFlow's C library and headers from TensorFlow's pinned release wheel (scripts/tensorflow.env).
+# PREFIX=/usr/local as root; TF_VARIANT=gpu for the CUDA build.
+setup:
+	@bash scripts/setup-tensorflow.sh
+
+# Python reference oracles for the tests (never used by the product).
+pyenv: setup
+	@bash scripts/setup-python.sh
+
+build: setup
+	$(GO) build ./...
+
+vet: setup
+	$(GO) vet ./...
+
+test: setup pyenv
+	$(GO) vet ./...
+	$(GO) test $(GOTEST_FLAGS) ./...
+
+test-short: setup
+	$(GO) test -short ./...
+
+demo: setup
+	@bash scripts/demo.sh
+
+bench: setup pyenv
+	@bash scripts/bench.sh full
+
+bench-quick: setup pyenv
+	@bash scripts/bench.sh quick
+
+FUZZTIME ?= 30s
+fuzz: setup
+	@bash scripts/fuzz.sh $(FUZZTIME)
+
+clean:
+	rm -rf runs bench/out
