@@ -1,0 +1,172 @@
+package ops
+
+import (
+	"math"
+
+	tf "github.com/galeone/tensorflow/tensorflow/go"
+	"github.com/galeone/tensorflow/tensorflow/go/op"
+)
+
+// Conv2D is a 2-D convolution of NHWC input x with a k×k kernel (HWIO variable s.Path()/kernel), out
+// channels, the given stride and symmetric zero padding pad (PyTorch semantics). With bias, a "bias"
+// variable is added. Stride-1 odd kernels with pad (k-1)/2 use SAME padding, which is then symmetric;
+// every other case pads explicitly and convolves VALID, because TensorFlow's SAME pads asymmetrically
+// for stride 2 and Conv2D's gradient ignores explicit paddings.
+func Conv2D(s *Scope, x tf.Output, out, k, stride, pad int, bias bool) tf.Output {
+	in := x.Shape().Size(3)
+	shape := []int64{int64(k), int64(k), in, int64(out)}
+	w := s.Variable("kernel", shape, HeNormalFanOut(shape))
+	strides := []int64{1, int64(stride), int64(stride), 1}
+	var y tf.Output
+	if stride == 1 && k%2 == 1 && pad == (k-1)/2 {
+		y = op.Conv2D(s.Op(), x, w.Value, strides, "SAME")
+	} else {
+		if pad > 0 {
+			x = Pad(s, x, pad, 0)
+		}
+		y = op.Conv2D(s.Op(), x, w.Value, strides, "VALID")
+	}
+	if bias {
+		fanIn := float64(k * k * int(in))
+		b := s.Variable("bias", []int64{int64(out)}, Uniform(1/math.Sqrt(fanIn)))
+		y = op.BiasAdd(s.Op(), y, b.Value)
+	}
+	return y
+}
+
+// Pad pads the spatial axes of NHWC x by p on every side with value.
+func Pad(s *Scope, x tf.Output, p int, value float64) tf.Output {
+	pp := int32(p)
+	paddings := op.Const(s.Op().SubScope("paddings"), [][]int32{{0, 0}, {pp, pp}, {pp, pp}, {0, 0}})
+	if value == 0 {
+		return op.Pad(s.Op(), x, paddings)
+	}
+	return op.PadV2(s.Op(), x, paddings, s.Const(value))
+}
+
+// BatchNormConfig holds the batch-norm hyper-parameters; the defaults are torchvision's.
+type BatchNormConfig struct {
+	Epsilon  float64 // 1e-5
+	Momentum float64 // weight of the new batch statistics in the moving averages: 0.1
+	// GammaInit initialises the scale; zero-initialising the last BN of a branch makes it start as
+	// identity (used for gates).
+	GammaInit float64
+	// Composed builds batch norm from primitive ops instead of FusedBatchNormV3. The fused op only
+	// exists for float16/bfloat16/float32; the composed form runs in float64 for gradient checks.
+	Composed bool
+}
+
+// DefaultBatchNorm is torchvision's BatchNorm2d: eps 1e-5, momentum 0.1, gamma 1.
+func DefaultBatchNorm() BatchNormConfig {
+	return BatchNormConfig{Epsilon: 1e-5, Momentum: 0.1, GammaInit: 1}
+}
+
+// BatchNorm normalises NHWC x per channel, with variables gamma, beta, moving_mean and
+// moving_variance under s. In a training head it uses the batch statistics and registers the update of
+// the moving averages (running = (1-momentum)·running + momentum·batch, with the unbiased batch
+// variance, as torch does); in an inference head it uses the moving averages.
+func BatchNorm(s *Scope, x tf.Output, cfg BatchNormConfig) tf.Output {
+	c := x.Shape().Size(int(x.Shape().NumDimensions()) - 1)
+	shape := []int64{c}
+	gamma := s.Variable("gamma", shape, Constant(cfg.GammaInit))
+	beta := s.Variable("beta", shape, Zeros())
+	mean := s.Variable("moving_mean", shape, Zeros(), NotTrainable())
+	variance := s.Variable("moving_variance", shape, Ones(), NotTrainable())
+	if cfg.Composed || s.g.dtype != tf.Float {
+		return composedBatchNorm(s, x, gamma, beta, mean, variance, cfg)
+	}
+	if !s.training {
+		y, _, _, _, _, _ := op.FusedBatchNormV3(s.Op(), x, gamma.Value, beta.Value, mean.Value, variance.Value,
+			op.FusedBatchNormV3Epsilon(float32(cfg.Epsilon)), op.FusedBatchNormV3IsTraining(false))
+		return y
+	}
+	// With exponential_avg_factor f the op returns (1-f)·old + f·batch for both statistics, the
+	// variance Bessel-corrected: exactly the new moving averages.
+	y, newMean, newVar, _, _, _ := op.FusedBatchNormV3(s.Op(), x, gamma.Value, beta.Value, mean.Value, variance.Value,
+		op.FusedBatchNormV3Epsilon(float32(cfg.Epsilon)), op.FusedBatchNormV3IsTraining(true),
+		op.FusedBatchNormV3ExponentialAvgFactor(float32(cfg.Momentum)))
+	s.AddUpdate(op.AssignVariableOp(s.Op().SubScope("update_mean"), mean.Handle, newMean))
+	s.AddUpdate(op.AssignVariableOp(s.Op().SubScope("update_variance"), variance.Handle, newVar))
+	return y
+}
+
+func composedBatchNorm(s *Scope, x tf.Output, gamma, beta, mean, variance *Variable, cfg BatchNormConfig) tf.Output {
+	o := s.Op
+	rank := int(x.Shape().NumDimensions())
+	axes := make([]int32, rank-1)
+	for i := range axes {
+		axes[i] = int32(i)
+	}
+	m, v := mean.Value, variance.Value
+	if s.training {
+		ax := op.Const(o().SubScope("axes"), axes)
+		m = op.Mean(o(), x, ax)
+		v = op.Mean(o(), op.SquaredDifference(o(), x, m), ax)
+		n := op.Cast(o(), op.Div(o(), op.Size(o(), x, op.SizeOutType(tf.Int64)), op.Cast(o(), op.Size(o(), m, op.SizeOutType(tf.Int64)), tf.Int64)), s.g.dtype)
+		unbiased := op.Mul(o(), v, op.Div(o(), n, op.Maximum(o(), op.Sub(o(), n, s.Const(1)), s.Const(1))))
+		f := s.Const(cfg.Momentum)
+		blend := func(old, batch tf.Output) tf.Output {
+			return op.Add(o(), old, op.Mul(o(), f, op.Sub(o(), op.StopGradient(o(), batch), old)))
+		}
+		s.AddUpdate(op.AssignVariableOp(o().SubScope("update_mean"), mean.Handle, blend(mean.Value, m)))
+		s.AddUpdate(op.AssignVariableOp(o().SubScope("update_variance"), variance.Handle, blend(variance.Value, unbiased)))
+	}
+	scale := op.Mul(o(), op.Rsqrt(o(), op.Add(o(), v, s.Const(cfg.Epsilon))), gamma.Value)
+	return op.Add(o(), op.Mul(o(), op.Sub(o(), x, m), scale), beta.Value)
+}
+
+// ReLU is max(x, 0).
+func ReLU(s *Scope, x tf.Output) tf.Output { return op.Relu(s.Op(), x) }
+
+// MaxPool is a k×k max pool with stride and symmetric padding pad that never wins (PyTorch semantics).
+func MaxPool(s *Scope, x tf.Output, k, stride, pad int) tf.Output {
+	if pad > 0 {
+		x = Pad(s, x, pad, math.Inf(-1))
+	}
+	return op.MaxPool(s.Op(), x, []int64{1, int64(k), int64(k), 1}, []int64{1, int64(stride), int64(stride), 1}, "VALID")
+}
+
+// GlobalAvgPool averages NHWC x over its spatial axes: [N, C].
+func GlobalAvgPool(s *Scope, x tf.Output) tf.Output {
+	return op.Mean(s.Op(), x, op.Const(s.Op().SubScope("axes"), []int32{1, 2}))
+}
+
+// GlobalMaxPool takes the maximum of NHWC x over its spatial axes: [N, C].
+func GlobalMaxPool(s *Scope, x tf.Output) tf.Output {
+	return op.Max(s.Op(), x, op.Const(s.Op().SubScope("axes"), []int32{1, 2}))
+}
+
+// Dense is x·kernel + bias for x [N, in], with variables kernel [in, out] and bias [out] under s,
+// initialised as torch.nn.Linear (uniform ±1/√in).
+func Dense(s *Scope, x tf.Output, out int, bias bool) tf.Output {
+	in := x.Shape().Size(1)
+	limit := 1 / math.Sqrt(float64(in))
+	w := s.Variable("kernel", []int64{in, int64(out)}, Uniform(limit))
+	y := op.MatMul(s.Op(), x, w.Value)
+	if bias {
+		b := s.Variable("bias", []int64{int64(out)}, Uniform(limit))
+		y = op.BiasAdd(s.Op(), y, b.Value)
+	}
+	return y
+}
+
+// SoftmaxCrossEntropy is the mean softmax cross-entropy of logits [N, K] against int32 labels [N], with
+// label smoothing eps. It goes through OneHot and SoftmaxCrossEntropyWithLogits because the sparse op
+// has no C++ gradient. That op's C++ gradient builds a float32 constant, so for other types the loss is
+// composed as -Σ onehot·LogSoftmax(logits) (TestCrossEntropyFusedMatchesComposed ties the two).
+func SoftmaxCrossEntropy(s *Scope, logits, labels tf.Output, classes int, smoothing float64) tf.Output {
+	return softmaxCrossEntropy(s, logits, labels, classes, smoothing, logits.DataType() != tf.Float)
+}
+
+func softmaxCrossEntropy(s *Scope, logits, labels tf.Output, classes int, smoothing float64, composed bool) tf.Output {
+	on, off := 1-smoothing+smoothing/float64(classes), smoothing/float64(classes)
+	onehot := op.OneHot(s.Op(), labels, op.Const(s.Op(), int32(classes)), s.Const(on), s.Const(off))
+	var loss tf.Output
+	if composed {
+		perClass := op.Mul(s.Op(), onehot, op.LogSoftmax(s.Op(), logits))
+		loss = op.Neg(s.Op(), op.Sum(s.Op(), perClass, op.Const(s.Op(), []int32{1})))
+	} else {
+		loss, _ = op.SoftmaxCrossEntropyWithLogits(s.Op(), logits, onehot)
+	}
+	return op.Mean(s.Op(), loss, op.Const(s.Op(), []int32{0}))
+}
