@@ -1,0 +1,100 @@
+package nets
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Config selects and sizes a model. The zero value is not valid; start from DefaultConfig.
+type Config struct {
+	Attention       string  // model.attention: none | fcn | ca | sa | csca
+	Depth           int     // model.depth: 18 | 34 | 50 | 101
+	NumClasses      int     // classifier outputs K
+	WidthMultiplier float64 // scales every channel count (1.0 = torchvision)
+	CSCAFusion      string  // model.csca_fusion: parallel | sequential (csca only)
+	GateForm        string  // model.gate_form: plain (F·M) | residual (F·(1+M))
+	Reduction       int     // channel-attention MLP reduction r
+	AttentionStages []int   // stages (1..4) whose blocks carry the gate; nil means all
+	Dropout         float64 // dropout rate before the classifier, in [0, 1)
+}
+
+// DefaultConfig is torchvision's ResNet-50 with a 1000-class classifier and no attention; the attention
+// settings are those of the paper (CBAM's r = 16, gates in every stage, parallel fusion, plain form).
+func DefaultConfig() Config {
+	return Config{
+		Attention:       "none",
+		Depth:           50,
+		NumClasses:      1000,
+		WidthMultiplier: 1,
+		CSCAFusion:      "parallel",
+		GateForm:        "plain",
+		Reduction:       16,
+		AttentionStages: []int{1, 2, 3, 4},
+		Dropout:         0,
+	}
+}
+
+// Variants lists the values of model.attention in the order of the paper's table.
+var variants = []string{"none", "fcn", "ca", "sa", "csca"}
+
+// Variants returns the values Config.Attention accepts, in the order of the paper's table.
+func Variants() []string { return slices.Clone(variants) }
+
+// Validate reports the first setting that cannot be built, naming its configuration key and value.
+func (c Config) Validate() error {
+	if !slices.Contains(variants, c.Attention) {
+		return fmt.Errorf("model.attention %q: want one of %v", c.Attention, variants)
+	}
+	if _, ok := depthTable[c.Depth]; !ok {
+		return fmt.Errorf("model.depth %d: want 18, 34, 50 or 101", c.Depth)
+	}
+	if c.NumClasses < 1 {
+		return fmt.Errorf("model.num_classes %d: want at least 1", c.NumClasses)
+	}
+	if !(c.WidthMultiplier > 0 && c.WidthMultiplier <= 16) {
+		return fmt.Errorf("model.width_multiplier %g: want a value in (0, 16]", c.WidthMultiplier)
+	}
+	if c.CSCAFusion != "parallel" && c.CSCAFusion != "sequential" {
+		return fmt.Errorf("model.csca_fusion %q: want parallel or sequential", c.CSCAFusion)
+	}
+	if c.GateForm != "plain" && c.GateForm != "residual" {
+		return fmt.Errorf("model.gate_form %q: want plain or residual", c.GateForm)
+	}
+	if c.Reduction < 1 {
+		return fmt.Errorf("model.reduction %d: want at least 1", c.Reduction)
+	}
+	seen := map[int]bool{}
+	for _, st := range c.AttentionStages {
+		if st < 1 || st > 4 || seen[st] {
+			return fmt.Errorf("model.attention_stages %v: want distinct stages among 1, 2, 3, 4", c.AttentionStages)
+		}
+		seen[st] = true
+	}
+	if !(c.Dropout >= 0 && c.Dropout < 1) {
+		return fmt.Errorf("model.dropout %g: want a rate in [0, 1)", c.Dropout)
+	}
+	return nil
+}
+
+// hasGate reports whether the blocks of stage (1..4) carry the attention gate.
+func (c Config) hasGate(stage int) bool {
+	switch c.Attention {
+	case "ca", "sa", "csca":
+	default:
+		return false
+	}
+	return c.AttentionStages == nil || slices.Contains(c.AttentionStages, stage)
+}
+
+// arch is one row of torchvision's depth table.
+type arch struct {
+	bottleneck bool
+	blocks     [4]int
+}
+
+var depthTable = map[int]arch{
+	18:  {false, [4]int{2, 2, 2, 2}},
+	34:  {false, [4]int{3, 4, 6, 3}},
+	50:  {true, [4]int{3, 4, 6, 3}},
+	101: {true, [4]int{3, 4, 23, 3}},
+}
