@@ -68,6 +68,7 @@ type Scope struct {
 type headState struct {
 	name    string
 	updates []*tf.Operation
+	seed    tf.Output // int64 [2], fed per step; nil until a random layer asks for it
 }
 
 // Sub returns the child scope name: ops and variables created through it are named path/name/...
@@ -111,6 +112,19 @@ func (s *Scope) AddUpdate(o *tf.Operation) {
 		s.head.updates = append(s.head.updates, o)
 	}
 }
+
+// StepSeed is the head's int64 [2] seed placeholder (default [0, 0]) for stateless random layers such as
+// dropout. A trainer feeds a value derived from (run seed, step), so a resumed run draws the same masks.
+func (s *Scope) StepSeed() tf.Output {
+	if s.head.seed.Op == nil {
+		sc := s.g.root.SubScope(s.head.name + "_seed")
+		s.head.seed = op.PlaceholderWithDefault(sc, op.Const(sc.SubScope("default"), []int64{0, 0}), tf.MakeShape(2))
+	}
+	return s.head.seed
+}
+
+// HasStepSeed reports whether any layer of the head uses StepSeed.
+func (s *Scope) HasStepSeed() bool { return s.head.seed.Op != nil }
 
 // Updates returns the ops that a training step of this head must run.
 func (s *Scope) Updates() []*tf.Operation { return append([]*tf.Operation(nil), s.head.updates...) }

@@ -136,6 +136,20 @@ func GlobalMaxPool(s *Scope, x tf.Output) tf.Output {
 	return op.Max(s.Op(), x, op.Const(s.Op().SubScope("axes"), []int32{1, 2}))
 }
 
+// Dropout zeroes each element of x with probability rate in a training head and scales the rest by
+// 1/(1-rate); in an inference head, and for rate 0, it is the identity. The mask is drawn statelessly
+// from the head's StepSeed mixed with a hash of the scope's path, so it is reproducible.
+func Dropout(s *Scope, x tf.Output, rate float64) tf.Output {
+	if !s.training || rate <= 0 {
+		return x
+	}
+	offset := op.Const(s.Op(), []int64{0, s.g.seedFor(s.path)[1]})
+	seed := op.Add(s.Op(), s.StepSeed(), offset)
+	u := op.StatelessRandomUniform(s.Op(), op.Shape(s.Op(), x), seed, op.StatelessRandomUniformDtype(x.DataType()))
+	keep := op.Cast(s.Op(), op.GreaterEqual(s.Op(), u, s.Const(rate)), x.DataType())
+	return op.Mul(s.Op(), op.Mul(s.Op(), x, keep), s.Const(1/(1-rate)))
+}
+
 // Dense is x·kernel + bias for x [N, in], with variables kernel [in, out] and bias [out] under s,
 // initialised as torch.nn.Linear (uniform ±1/√in).
 func Dense(s *Scope, x tf.Output, out int, bias bool) tf.Output {
@@ -155,10 +169,11 @@ func Dense(s *Scope, x tf.Output, out int, bias bool) tf.Output {
 // has no C++ gradient. That op's C++ gradient builds a float32 constant, so for other types the loss is
 // composed as -Σ onehot·LogSoftmax(logits) (TestCrossEntropyFusedMatchesComposed ties the two).
 func SoftmaxCrossEntropy(s *Scope, logits, labels tf.Output, classes int, smoothing float64) tf.Output {
-	return softmaxCrossEntropy(s, logits, labels, classes, smoothing, logits.DataType() != tf.Float)
+	return SoftmaxCrossEntropyFor(s, logits, labels, classes, smoothing, logits.DataType() != tf.Float)
 }
 
-func softmaxCrossEntropy(s *Scope, logits, labels tf.Output, classes int, smoothing float64, composed bool) tf.Output {
+// SoftmaxCrossEntropyFor is SoftmaxCrossEntropy with the form chosen explicitly (composed or fused).
+func SoftmaxCrossEntropyFor(s *Scope, logits, labels tf.Output, classes int, smoothing float64, composed bool) tf.Output {
 	on, off := 1-smoothing+smoothing/float64(classes), smoothing/float64(classes)
 	onehot := op.OneHot(s.Op(), labels, op.Const(s.Op(), int32(classes)), s.Const(on), s.Const(off))
 	var loss tf.Output
