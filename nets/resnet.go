@@ -1,9 +1,12 @@
 package nets
 
 import (
-	"errors"
+	"fmt"
+	"math"
+	"strconv"
 
 	tf "github.com/galeone/tensorflow/tensorflow/go"
+	"github.com/galeone/tensorflow/tensorflow/go/op"
 
 	"github.com/finegrain/finegrain/ops"
 )
@@ -15,11 +18,142 @@ type Outputs struct {
 	Features tf.Output // last feature map [N, h, w, C]
 }
 
+// ImageNet statistics of torchvision's transforms.Normalize.
+var (
+	imagenetMean = []float64{0.485, 0.456, 0.406}
+	imagenetStd  = []float64{0.229, 0.224, 0.225}
+)
+
 // Build adds the model under head scope s for images: float32 [N, H, W, 3] RGB in 0..255. ImageNet
-// mean/std normalisation happens here (the only place in the project).
+// mean/std normalisation, (x/255 - mean)/std as torchvision's ToTensor and Normalize, happens here (the
+// only place in the project). In a graph of another floating type the images are cast first and the
+// outputs have that type. Graph-building failures come back as errors naming the model.
 func Build(s *ops.Scope, images tf.Output, cfg Config) (Outputs, error) {
 	if err := cfg.Validate(); err != nil {
 		return Outputs{}, err
 	}
-	return Outputs{}, errors.New("nets.Build: not implemented yet")
+	if sh := images.Shape(); sh.NumDimensions() != 4 || sh.Size(3) != 3 {
+		return Outputs{}, fmt.Errorf("nets: images have shape %v, want [N, H, W, 3]", sh)
+	}
+	gate, err := ops.NewGate(cfg.Attention)
+	if err != nil {
+		return Outputs{}, err
+	}
+	var out Outputs
+	err = ops.Catch(fmt.Sprintf("%s-resnet%d under %q", cfg.Attention, cfg.Depth, s.Path()), s.Graph(), func() error {
+		out = resnet(s, images, cfg, gate)
+		return nil
+	})
+	return out, err
+}
+
+// resnet is torchvision's ResNet.forward: stem, four stages of blocks, then the classifier head.
+func resnet(s *ops.Scope, images tf.Output, cfg Config, gate ops.Gate) Outputs {
+	a, bn := depthTable[cfg.Depth], ops.DefaultBatchNorm()
+	x := normalise(s, images)
+	x = ops.Conv2D(s.Sub("conv1"), x, cfg.width(64), 7, 2, 3, false)
+	x = ops.ReLU(s, ops.BatchNorm(s.Sub("bn1"), x, bn))
+	x = ops.MaxPool(s, x, 3, 2, 1)
+	gc := ops.GateConfig{Form: cfg.GateForm, Reduction: cfg.Reduction, Kernel: 7, Fusion: cfg.CSCAFusion, BatchNorm: bn}
+	for i, n := range a.blocks {
+		stage := s.Sub("layer" + strconv.Itoa(i+1))
+		var g ops.Gate
+		if cfg.hasGate(i + 1) {
+			g = gate
+		}
+		for j := range n {
+			stride := 1
+			if i > 0 && j == 0 {
+				stride = 2
+			}
+			b := stage.Sub(strconv.Itoa(j))
+			if a.bottleneck {
+				x = bottleneck(b, x, cfg.width(64<<i), stride, g, gc, cfg.Attention)
+			} else {
+				x = basicBlock(b, x, cfg.width(64<<i), stride, g, gc, cfg.Attention)
+			}
+		}
+	}
+	return head(s, x, cfg)
+}
+
+// bottleneck is torchvision's Bottleneck (v1.5, stride on the 3×3 conv) with the gate after bn3:
+// 1×1 → BN → ReLU → 3×3 → BN → ReLU → 1×1 → BN → [gate] → + shortcut → ReLU.
+func bottleneck(s *ops.Scope, x tf.Output, planes, stride int, gate ops.Gate, gc ops.GateConfig, kind string) tf.Output {
+	bn := ops.DefaultBatchNorm()
+	out := ops.Conv2D(s.Sub("conv1"), x, planes, 1, 1, 0, false)
+	out = ops.ReLU(s, ops.BatchNorm(s.Sub("bn1"), out, bn))
+	out = ops.Conv2D(s.Sub("conv2"), out, planes, 3, stride, 1, false)
+	out = ops.ReLU(s, ops.BatchNorm(s.Sub("bn2"), out, bn))
+	out = ops.Conv2D(s.Sub("conv3"), out, planes*4, 1, 1, 0, false)
+	out = ops.BatchNorm(s.Sub("bn3"), out, bn)
+	if gate != nil {
+		out = gate(s.Sub(kind), out, gc)
+	}
+	return ops.ReLU(s, op.Add(s.Op(), out, shortcut(s, x, planes*4, stride)))
+}
+
+// basicBlock is torchvision's BasicBlock (depths 18 and 34) with the gate after bn2.
+func basicBlock(s *ops.Scope, x tf.Output, planes, stride int, gate ops.Gate, gc ops.GateConfig, kind string) tf.Output {
+	bn := ops.DefaultBatchNorm()
+	out := ops.Conv2D(s.Sub("conv1"), x, planes, 3, stride, 1, false)
+	out = ops.ReLU(s, ops.BatchNorm(s.Sub("bn1"), out, bn))
+	out = ops.Conv2D(s.Sub("conv2"), out, planes, 3, 1, 1, false)
+	out = ops.BatchNorm(s.Sub("bn2"), out, bn)
+	if gate != nil {
+		out = gate(s.Sub(kind), out, gc)
+	}
+	return ops.ReLU(s, op.Add(s.Op(), out, shortcut(s, x, planes, stride)))
+}
+
+// shortcut is the identity, or torchvision's downsample (1×1 conv with stride, BN) when the shape changes.
+func shortcut(s *ops.Scope, x tf.Output, out, stride int) tf.Output {
+	if stride == 1 && int(x.Shape().Size(3)) == out {
+		return x
+	}
+	d := s.Sub("downsample")
+	y := ops.Conv2D(d.Sub("0"), x, out, 1, stride, 0, false)
+	return ops.BatchNorm(d.Sub("1"), y, ops.DefaultBatchNorm())
+}
+
+// head is the classifier over the last feature map F. GAP→FC models give logits = fc(dropout(mean F))
+// and CAM_k = Σ_c w_ck F_c + b_k; fcn applies the same linear map as a 1×1 convolution to dropout(F)
+// and averages the maps. Either way the spatial mean of the CAMs is the logits (in inference heads).
+func head(s *ops.Scope, f tf.Output, cfg Config) Outputs {
+	c, k := f.Shape().Size(3), int64(cfg.NumClasses)
+	fc := s.Sub("fc")
+	if cfg.Attention == "fcn" {
+		// torch.nn.Linear's initialisation, so fcn and none start from the same distribution.
+		limit := 1 / math.Sqrt(float64(c))
+		w := fc.Variable("kernel", []int64{1, 1, c, k}, ops.Uniform(limit))
+		b := fc.Variable("bias", []int64{k}, ops.Uniform(limit))
+		d := ops.Dropout(s.Sub("dropout"), f, cfg.Dropout)
+		cam := op.BiasAdd(fc.Op(), op.Conv2D(fc.Op(), d, w.Value, []int64{1, 1, 1, 1}, "VALID"), b.Value)
+		return Outputs{Logits: ops.GlobalAvgPool(s, cam), CAM: cam, Features: f}
+	}
+	d := ops.Dropout(s.Sub("dropout"), ops.GlobalAvgPool(s, f), cfg.Dropout)
+	logits := ops.Dense(fc, d, cfg.NumClasses, true)
+	// The CAMs apply fc's kernel at every position (ops under "cam", which Stats leaves out).
+	g, cs := s.Graph(), s.Sub("cam")
+	w, b := g.Lookup(fc.Path()+"/kernel"), g.Lookup(fc.Path()+"/bias")
+	kernel := op.Reshape(cs.Op(), w.Value, op.Const(cs.Op(), []int64{1, 1, c, k}))
+	cam := op.BiasAdd(cs.Op(), op.Conv2D(cs.Op(), f, kernel, []int64{1, 1, 1, 1}, "VALID"), b.Value)
+	return Outputs{Logits: logits, CAM: cam, Features: f}
+}
+
+// normalise maps RGB 0..255 to torchvision's normalised input: (x/255 - mean)/std per channel.
+func normalise(s *ops.Scope, images tf.Output) tf.Output {
+	dt := s.Graph().DType()
+	vec := func(v []float64) tf.Output { return op.Cast(s.Op(), op.Const(s.Op(), v), dt) }
+	x := images
+	if x.DataType() != dt {
+		x = op.Cast(s.Op(), x, dt)
+	}
+	x = op.Div(s.Op(), x, s.Const(255))
+	return op.Div(s.Op(), op.Sub(s.Op(), x, vec(imagenetMean)), vec(imagenetStd))
+}
+
+// width scales a torchvision channel count by the width multiplier.
+func (c Config) width(channels int) int {
+	return max(1, int(math.Round(float64(channels)*c.WidthMultiplier)))
 }

@@ -1,0 +1,79 @@
+package ops
+
+import (
+	"fmt"
+
+	tf "github.com/galeone/tensorflow/tensorflow/go"
+	"github.com/galeone/tensorflow/tensorflow/go/op"
+)
+
+// GateConfig configures the attention gates that sit at the end of a residual branch (CBAM's place):
+// a gate computes logits z from its input F and returns F·σ(z) (plain form) or F·(1+σ(z)) (residual
+// form, BAM's).
+//
+// Identity at initialisation: every gate's last layer starts with zero weights (the channel MLP's second
+// Linear, the spatial branch's BN scale gamma), so at initialisation z is the same constant for every
+// input, GateInitLogit for the plain form and -GateInitLogit for the residual form. The gate then
+// multiplies F by σ(6) = 0.99753 (plain) or 1+σ(-6) = 1.00247 (residual) everywhere: a pretrained
+// backbone keeps its function up to that 0.25% scale of each residual branch. An exact identity is out of
+// reach for a sigmoid gate; a larger logit comes closer but shrinks the gate's gradient (σ'(6) =
+// 0.0025 against σ'(0) = 0.25), so 6 is a compromise.
+type GateConfig struct {
+	Form      string          // plain | residual
+	Reduction int             // channel MLP: C → max(1, C/Reduction) → C
+	Kernel    int             // spatial convolution size (7)
+	Fusion    string          // channel-spatial gate: parallel (one fused map) | sequential (CBAM's order)
+	BatchNorm BatchNormConfig // the spatial branch's BN (GammaInit is ignored: it starts at 0)
+}
+
+// GateInitLogit is the magnitude of a gate's logit at initialisation; see GateConfig.
+const GateInitLogit = 6.0
+
+// DefaultGateConfig is CBAM's gate: plain form, r = 16, a 7×7 spatial kernel, torchvision's BN;
+// channel-spatial fusion in parallel.
+func DefaultGateConfig() GateConfig {
+	return GateConfig{Form: "plain", Reduction: 16, Kernel: 7, Fusion: "parallel", BatchNorm: DefaultBatchNorm()}
+}
+
+// initLogit is the gate's logit at initialisation for its form.
+func (c GateConfig) initLogit() float64 {
+	if c.Form == "residual" {
+		return -GateInitLogit
+	}
+	return GateInitLogit
+}
+
+// Gate builds an attention gate on the NHWC residual-branch output x under s (whose path names the
+// gate's variables, e.g. layer3/2/ca) and returns the gated tensor, of x's shape.
+type Gate func(s *Scope, x tf.Output, cfg GateConfig) tf.Output
+
+// NewGate maps a value of model.attention to its gate builder, as timm's create_attn does: ca, sa and
+// csca have one; none and fcn put no gate in the blocks and return nil.
+func NewGate(kind string) (Gate, error) {
+	switch kind {
+	case "ca":
+		return ChannelAttention, nil
+	case "sa":
+		return SpatialAttention, nil
+	case "csca":
+		return FusionAttention, nil
+	case "none", "fcn", "":
+		return nil, nil
+	}
+	return nil, fmt.Errorf("attention %q: want none, fcn, ca, sa or csca", kind)
+}
+
+// ApplyGate returns x·σ(logits) for the plain form and x·(1+σ(logits)) for the residual form; logits
+// broadcast against x.
+func ApplyGate(s *Scope, x, logits tf.Output, form string) tf.Output {
+	m := op.Sigmoid(s.Op(), logits)
+	switch form {
+	case "plain":
+	case "residual":
+		m = op.Add(s.Op(), m, s.Const(1))
+	default:
+		s.Fail(fmt.Errorf("gate form %q: want plain or residual", form))
+		return x
+	}
+	return op.Mul(s.Op(), x, m)
+}
