@@ -2,8 +2,10 @@ package ops
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
+	"syscall"
 
 	tf "github.com/galeone/tensorflow/tensorflow/go"
 	pb "github.com/galeone/tensorflow/tensorflow/go/core/protobuf/for_core_protos_go_proto"
@@ -53,6 +55,22 @@ func (c SessionConfig) NewSession(g *tf.Graph) (*tf.Session, error) {
 		return nil, fmt.Errorf("new session: %w", err)
 	}
 	return sess, nil
+}
+
+// QuietLogs keeps TensorFlow's C++ INFO lines (CPU feature notes, MLIR passes) off a command's stderr
+// unless the user set TF_CPP_MIN_LOG_LEVEL. TensorFlow reads that variable when the library loads,
+// before main runs, so the only way to set it for this process is to re-execute it with the variable
+// set. Commands call QuietLogs first thing in main; if the re-exec fails the command just goes on.
+func QuietLogs() {
+	if _, set := os.LookupEnv("TF_CPP_MIN_LOG_LEVEL"); set {
+		return
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return
+	}
+	env := append(os.Environ(), "TF_CPP_MIN_LOG_LEVEL=1")
+	_ = syscall.Exec(self, os.Args, env) // returns only on failure
 }
 
 // Runtime describes the TensorFlow library this process runs on.
