@@ -1,0 +1,162 @@
+package pipeline
+
+import "math"
+
+// The four ColorJitter operations as torchvision applies them to PIL images (functional_pil.py):
+// brightness, contrast and saturation are PIL.ImageEnhance, i.e. Image.blend(degenerate, image,
+// factor) with a black, a mean-gray and a grayscale degenerate image; hue goes through PIL's HSV
+// conversion. Blend.c computes in C float with truncation (clamped when extrapolating); the code
+// below does the same float32 arithmetic, so results equal PIL's.
+
+// blend is ImagingBlend for one sample: a + alpha·(b − a) in float32, truncated, clamped when
+// alpha is outside [0, 1].
+func blend(a, b uint8, alpha float32) uint8 {
+	t := float32(a) + float32(alpha*float32(int(b)-int(a)))
+	if alpha >= 0 && alpha <= 1 {
+		return uint8(t)
+	}
+	if t <= 0 {
+		return 0
+	}
+	if t >= 255 {
+		return 255
+	}
+	return uint8(t)
+}
+
+// blendTable returns blend(a, v, alpha) for every v.
+func blendTable(a uint8, alpha float32) *[256]uint8 {
+	var t [256]uint8
+	for v := range t {
+		t[v] = blend(a, uint8(v), alpha)
+	}
+	return &t
+}
+
+func applyTable(m *RGB, t *[256]uint8) {
+	for i, v := range m.Pix {
+		m.Pix[i] = t[v]
+	}
+}
+
+// luma is PIL's RGB→L conversion (ITU-R 601-2 in 16-bit fixed point, rounded).
+func luma(r, g, b uint8) uint8 {
+	return uint8((uint32(r)*19595 + uint32(g)*38470 + uint32(b)*7471 + 0x8000) >> 16)
+}
+
+// adjustBrightness is F.adjust_brightness: blend with black.
+func adjustBrightness(m *RGB, factor float64) {
+	if factor == 1 {
+		return
+	}
+	applyTable(m, blendTable(0, float32(factor)))
+}
+
+// adjustContrast is F.adjust_contrast: blend with the mean of the L image, rounded to an integer
+// (ImageEnhance.Contrast: int(ImageStat.Stat(image.convert("L")).mean[0] + 0.5)).
+func adjustContrast(m *RGB, factor float64) {
+	if factor == 1 {
+		return
+	}
+	var sum uint64
+	p := m.Pix
+	for i := 0; i+2 < len(p); i += 3 {
+		sum += uint64(luma(p[i], p[i+1], p[i+2]))
+	}
+	n := len(p) / 3
+	mean := 0
+	if n > 0 {
+		mean = int(float64(sum)/float64(n) + 0.5)
+	}
+	applyTable(m, blendTable(uint8(mean), float32(factor)))
+}
+
+// adjustSaturation is F.adjust_saturation: blend each pixel with its own L value.
+func adjustSaturation(m *RGB, factor float64) {
+	if factor == 1 {
+		return
+	}
+	alpha := float32(factor)
+	p := m.Pix
+	for i := 0; i+2 < len(p); i += 3 {
+		l := luma(p[i], p[i+1], p[i+2])
+		p[i], p[i+1], p[i+2] = blend(l, p[i], alpha), blend(l, p[i+1], alpha), blend(l, p[i+2], alpha)
+	}
+}
+
+// adjustHue is F.adjust_hue on a PIL image: convert to PIL's 8-bit HSV, add
+// np.uint8(factor * 255) to H with wrap-around, convert back. factor is in [-0.5, 0.5].
+func adjustHue(m *RGB, factor float64) {
+	// np.uint8 of a float: truncate, then wrap modulo 256. A zero shift still round-trips through
+	// HSV, which is lossy in PIL, so it is not skipped.
+	shift := uint8(int(factor * 255))
+	p := m.Pix
+	for i := 0; i+2 < len(p); i += 3 {
+		h, s, v := rgbToHSV(p[i], p[i+1], p[i+2])
+		p[i], p[i+1], p[i+2] = hsvToRGB(h+shift, s, v)
+	}
+}
+
+// rgbToHSV is PIL's rgb2hsv_row (Convert.c), with its mix of float and double arithmetic.
+func rgbToHSV(r, g, b uint8) (uint8, uint8, uint8) {
+	maxc := max(r, g, b)
+	minc := min(r, g, b)
+	if maxc == minc {
+		return 0, 0, maxc
+	}
+	cr := float32(maxc - minc)
+	s := cr / float32(maxc)
+	rc := float32(maxc-r) / cr
+	gc := float32(maxc-g) / cr
+	bc := float32(maxc-b) / cr
+	var h float32
+	switch {
+	case r == maxc:
+		h = bc - gc
+	case g == maxc:
+		h = float32(2.0 + float64(rc) - float64(bc))
+	default:
+		h = float32(4.0 + float64(gc) - float64(rc))
+	}
+	h = float32(math.Mod(float64(h)/6.0+1.0, 1.0))
+	return clipInt8(int(float64(h) * 255.0)), clipInt8(int(float64(s) * 255.0)), maxc
+}
+
+// hsvToRGB is PIL's hsv2rgb (Convert.c).
+func hsvToRGB(h, s, v uint8) (uint8, uint8, uint8) {
+	if s == 0 {
+		return v, v, v
+	}
+	hf := float64(float32(h)) * 6.0 / 255.0
+	i := int(math.Floor(hf))
+	f := float32(hf - float64(float32(i)))
+	fs := float32(float64(float32(s)) / 255.0)
+	fv := float64(float32(v))
+	p := clipInt8(int(math.Round(fv * (1.0 - float64(fs)))))
+	q := clipInt8(int(math.Round(fv * (1.0 - float64(fs*f)))))
+	t := clipInt8(int(math.Round(fv * (1.0 - float64(fs)*(1.0-float64(f))))))
+	switch i % 6 {
+	case 0:
+		return v, t, p
+	case 1:
+		return q, v, p
+	case 2:
+		return p, v, t
+	case 3:
+		return p, q, v
+	case 4:
+		return t, p, v
+	default:
+		return v, p, q
+	}
+}
+
+func clipInt8(v int) uint8 {
+	if v <= 0 {
+		return 0
+	}
+	if v >= 255 {
+		return 255
+	}
+	return uint8(v)
+}
