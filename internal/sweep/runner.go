@@ -1,0 +1,285 @@
+package sweep
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultGrace is how long an interrupted run may take to write its checkpoint before it is killed.
+const DefaultGrace = 5 * time.Minute
+
+// Runner executes runs as child processes of a trainer executable.
+type Runner struct {
+	// Trainer is the trainer executable (cmd/train built once); it is given Run.Args.
+	Trainer string
+	// Env is added to the sweep's environment for the children.
+	Env []string
+	// Parallel is the number of runs at a time (at least 1).
+	Parallel int
+	// FailFast stops the sweep at the first failed run: runs not started are left, running ones interrupted.
+	FailFast bool
+	// Grace is how long a child may take to exit after SIGINT before it is killed; 0 means DefaultGrace.
+	Grace time.Duration
+	// Progress receives one line per run started and ended; nil is quiet.
+	Progress io.Writer
+}
+
+// Status is how a run of a sweep ended.
+type Status int
+
+const (
+	// Skipped: the run had finished before (summary.json).
+	Skipped Status = iota
+	// Finished: the run trained to its end and wrote summary.json.
+	Finished
+	// Failed: the trainer failed; Outcome.Err and the log say why.
+	Failed
+	// Interrupted: the sweep was cancelled (or stopped by -fail-fast) while the run trained; it resumes
+	// on the next sweep.
+	Interrupted
+	// NotStarted: the sweep was cancelled before the run started.
+	NotStarted
+)
+
+func (s Status) String() string {
+	switch s {
+	case Skipped:
+		return "skipped"
+	case Finished:
+		return "finished"
+	case Failed:
+		return "failed"
+	case Interrupted:
+		return "interrupted"
+	case NotStarted:
+		return "not started"
+	}
+	return fmt.Sprintf("Status(%d)", int(s))
+}
+
+// Outcome is the result of one run of a sweep.
+type Outcome struct {
+	Run     Run
+	Found   State // the state of the run directory before the sweep touched it
+	Status  Status
+	Err     error  // why the run failed
+	Log     string // RUN/train.log; empty for skipped and not started runs
+	Elapsed time.Duration
+}
+
+// Execute runs every run not yet done, Parallel at a time, and returns one outcome per run in the order
+// given. A failed run does not stop the others unless FailFast is set. When ctx is cancelled, running
+// children get SIGINT (so that they checkpoint) and Grace to exit, and runs not started are left. The
+// error is non-nil only when the sweep itself could not work (for example a run directory that cannot be
+// read); failed runs are in the outcomes (see Summarize).
+func (r *Runner) Execute(ctx context.Context, runs []Run) ([]Outcome, error) {
+	if r.Trainer == "" {
+		return nil, errors.New("sweep: no trainer executable")
+	}
+	out := make([]Outcome, len(runs))
+	var todo []int
+	for i, run := range runs {
+		st, err := Inspect(run.Dir)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = Outcome{Run: run, Found: st, Status: NotStarted}
+		if st == Done {
+			out[i].Status = Skipped
+			continue
+		}
+		todo = append(todo, i)
+	}
+	r.printf("sweep: %d runs, %d done before, %d to train (%d resumed), %d at a time\n",
+		len(runs), len(runs)-len(todo), len(todo), count(out, func(o Outcome) bool { return o.Found == Resume }), r.parallel())
+
+	// stop ends the sweep early for -fail-fast without counting as the caller's cancellation.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex // guards Progress and started
+	started := 0
+	for w := 0; w < min(r.parallel(), len(todo)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				mu.Lock()
+				started++
+				n := started
+				mu.Unlock()
+				o := &out[i]
+				r.printf("[%d/%d] %s %s\n", n, len(todo), verb(o.Found), o.Run.Name())
+				o.Log = filepath.Join(o.Run.Dir, LogFile)
+				t0 := time.Now()
+				o.Status, o.Err = r.train(ctx, o.Run, o.Found == Resume)
+				o.Elapsed = time.Since(t0).Round(time.Second)
+				switch o.Status {
+				case Finished:
+					msg := ""
+					if top1, err := summaryTop1(o.Run.Dir); err == nil {
+						msg = fmt.Sprintf(", test top-1 %.2f%%", 100*top1)
+					}
+					r.printf("[%d/%d] finished %s in %v%s\n", n, len(todo), o.Run.Name(), o.Elapsed, msg)
+				case Failed:
+					r.printf("[%d/%d] FAILED %s after %v: %v (log: %s)\n", n, len(todo), o.Run.Name(), o.Elapsed, o.Err, o.Log)
+					if r.FailFast {
+						stop()
+					}
+				case Interrupted:
+					r.printf("[%d/%d] interrupted %s after %v (log: %s)\n", n, len(todo), o.Run.Name(), o.Elapsed, o.Log)
+				}
+			}
+		}()
+	}
+feed:
+	for _, i := range todo {
+		select {
+		case <-ctx.Done():
+			break feed
+		case jobs <- i:
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	return out, nil
+}
+
+func verb(s State) string {
+	if s == Resume {
+		return "resuming"
+	}
+	return "starting"
+}
+
+func (r *Runner) parallel() int { return max(1, r.Parallel) }
+
+func (r *Runner) printf(format string, args ...any) {
+	if r.Progress != nil {
+		fmt.Fprintf(r.Progress, format, args...)
+	}
+}
+
+// train runs the trainer for one run, its output appended to RUN/train.log.
+func (r *Runner) train(ctx context.Context, run Run, resume bool) (Status, error) {
+	if err := ctx.Err(); err != nil {
+		return NotStarted, nil
+	}
+	if err := os.MkdirAll(run.Dir, 0o755); err != nil {
+		return Failed, fmt.Errorf("create run directory: %w", err)
+	}
+	logPath := filepath.Join(run.Dir, LogFile)
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return Failed, fmt.Errorf("open run log: %w", err)
+	}
+	defer logf.Close()
+	args := run.Args(resume)
+	fmt.Fprintf(logf, "=== sweep %s: %s %s\n", time.Now().Format(time.RFC3339), r.Trainer, strings.Join(args, " "))
+
+	cmd := exec.CommandContext(ctx, r.Trainer, args...)
+	cmd.Env = append(os.Environ(), r.Env...)
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	cmd.Cancel = func() error { return interrupt(cmd.Process) }
+	cmd.WaitDelay = r.Grace
+	if cmd.WaitDelay <= 0 {
+		cmd.WaitDelay = DefaultGrace
+	}
+	ownProcessGroup(cmd)
+	err = cmd.Run()
+	fmt.Fprintf(logf, "=== sweep %s: trainer exited: %v\n", time.Now().Format(time.RFC3339), exitText(err))
+	_, statErr := os.Stat(filepath.Join(run.Dir, SummaryFile))
+	finished := statErr == nil
+	switch {
+	case err == nil && finished:
+		return Finished, nil
+	case ctx.Err() != nil:
+		return Interrupted, nil
+	case err != nil:
+		return Failed, fmt.Errorf("trainer: %v%s", exitText(err), logTail(logPath, 5))
+	default:
+		return Failed, fmt.Errorf("trainer exited 0 without writing %s", filepath.Join(run.Dir, SummaryFile))
+	}
+}
+
+func exitText(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return err.Error()
+}
+
+// logTail is the last n lines of the log, indented, for a failure message; empty when unreadable.
+func logTail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	var keep []string
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "=== sweep ") {
+			keep = append(keep, l)
+		}
+	}
+	if len(keep) > n {
+		keep = keep[len(keep)-n:]
+	}
+	if len(keep) == 0 {
+		return ""
+	}
+	var buf bytes.Buffer
+	for _, l := range keep {
+		buf.WriteString("\n    | ")
+		buf.WriteString(l)
+	}
+	return buf.String()
+}
+
+func count(out []Outcome, f func(Outcome) bool) int {
+	n := 0
+	for _, o := range out {
+		if f(o) {
+			n++
+		}
+	}
+	return n
+}
+
+// Summarize writes the tally of the outcomes and one line per run that failed, was interrupted or was not
+// started, and returns an error when any run did not finish.
+func Summarize(w io.Writer, out []Outcome) error {
+	tally := map[Status]int{}
+	for _, o := range out {
+		tally[o.Status]++
+	}
+	fmt.Fprintf(w, "sweep: %d runs: %d finished, %d skipped (done before), %d failed, %d interrupted, %d not started\n",
+		len(out), tally[Finished], tally[Skipped], tally[Failed], tally[Interrupted], tally[NotStarted])
+	for _, o := range out {
+		switch o.Status {
+		case Failed:
+			fmt.Fprintf(w, "  failed      %s: %v\n              log: %s\n", o.Run.Name(), o.Err, o.Log)
+		case Interrupted:
+			fmt.Fprintf(w, "  interrupted %s (resumes on the next sweep; log: %s)\n", o.Run.Name(), o.Log)
+		}
+	}
+	bad := tally[Failed] + tally[Interrupted] + tally[NotStarted]
+	switch {
+	case tally[Failed] > 0:
+		return fmt.Errorf("%d of %d runs failed", tally[Failed], len(out))
+	case bad > 0:
+		return fmt.Errorf("%d of %d runs did not finish; run the same sweep again to go on", bad, len(out))
+	}
+	return nil
+}
