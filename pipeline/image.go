@@ -91,4 +91,3 @@ func cmykToRGB(c, m, y, k uint8) (uint8, uint8, uint8) {
 	}
 	return f(c), f(m), f(y)
 }
-

@@ -9,18 +9,16 @@ import "image"
 // rounding.
 
 // libjpeg's YCbCr→RGB tables (SCALEBITS 16), built once.
-var yccTables = func() (t struct{ crR, cbB [256]int32; crG, cbG [256]int32 }) {
-	const scale = 16
-	fix := func(x float64) int32 { return int32(x*(1<<scale) + 0.5) }
-	for i := range 256 {
-		x := int32(i) - 128
-		t.crR[i] = (fix(1.40200)*x + 1<<(scale-1)) >> scale
-		t.cbB[i] = (fix(1.77200)*x + 1<<(scale-1)) >> scale
-		t.crG[i] = -fix(0.71414) * x
-		t.cbG[i] = -fix(0.34414)*x + 1<<(scale-1)
-	}
-	return t
-}()
+var yccTables = func() (t struct {
+	crR, cbB [256]int32
+	crG, cbG [256]int32
+}) { const scale = 16; fix := func(x float64) int32 { return int32(x*(1<<scale) + 0.5) }; for i := range 256 {
+	x := int32(i) - 128
+	t.crR[i] = (fix(1.40200)*x + 1<<(scale-1)) >> scale
+	t.cbB[i] = (fix(1.77200)*x + 1<<(scale-1)) >> scale
+	t.crG[i] = -fix(0.71414) * x
+	t.cbG[i] = -fix(0.34414)*x + 1<<(scale-1)
+}; return t }()
 
 func clampByte(v int32) uint8 {
 	if v < 0 {
