@@ -8,17 +8,25 @@ import "image"
 // jdcolor.c ycc_rgb_convert), so the only remaining difference from libjpeg is the IDCT's
 // rounding.
 
-// libjpeg's YCbCr→RGB tables (SCALEBITS 16), built once.
-var yccTables = func() (t struct {
-	crR, cbB [256]int32
-	crG, cbG [256]int32
-}) { const scale = 16; fix := func(x float64) int32 { return int32(x*(1<<scale) + 0.5) }; for i := range 256 {
-	x := int32(i) - 128
-	t.crR[i] = (fix(1.40200)*x + 1<<(scale-1)) >> scale
-	t.cbB[i] = (fix(1.77200)*x + 1<<(scale-1)) >> scale
-	t.crG[i] = -fix(0.71414) * x
-	t.cbG[i] = -fix(0.34414)*x + 1<<(scale-1)
-}; return t }()
+// yccTable holds libjpeg's YCbCr→RGB lookup tables (jdcolor.c, SCALEBITS 16).
+type yccTable struct{ crR, cbB, crG, cbG [256]int32 }
+
+// yccTables is read-only after initialisation.
+var yccTables = newYCCTable()
+
+func newYCCTable() *yccTable {
+	const scale = 16
+	fix := func(x float64) int32 { return int32(x*(1<<scale) + 0.5) }
+	t := new(yccTable)
+	for i := range 256 {
+		x := int32(i) - 128
+		t.crR[i] = (fix(1.40200)*x + 1<<(scale-1)) >> scale
+		t.cbB[i] = (fix(1.77200)*x + 1<<(scale-1)) >> scale
+		t.crG[i] = -fix(0.71414) * x
+		t.cbG[i] = -fix(0.34414)*x + 1<<(scale-1)
+	}
+	return t
+}
 
 func clampByte(v int32) uint8 {
 	if v < 0 {
@@ -32,7 +40,7 @@ func clampByte(v int32) uint8 {
 
 // yccRow converts one row of full-resolution Y, Cb and Cr to RGB.
 func yccRow(o, y, cb, cr []uint8) {
-	t := &yccTables
+	t := yccTables
 	for x := range y {
 		yy := int32(y[x])
 		b, r := cb[x], cr[x]
