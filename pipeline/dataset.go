@@ -10,7 +10,7 @@ import (
 )
 
 // Dataset is a recipe for a stream of elements, in the spirit of tf.data.Dataset: transformations
-// (Map, Shuffle, Batch, Prefetch, Repeat, Take, IgnoreErrors) wrap a source and Open starts one
+// (Map, Shuffle, Batched, Prefetch, Repeat, Take, IgnoreErrors) wrap a source and Open starts one
 // pass over the result.
 //
 // epoch numbers the pass. Stages that draw random numbers (Shuffle, and the augmentation in the
@@ -121,12 +121,17 @@ type result[T any] struct {
 	err error
 }
 
-// Map applies fn to every element with workers goroutines (at least 1). With ordered, elements
-// come out in input order (tf.data's deterministic=True); otherwise in completion order, which
-// keeps slow elements from stalling the rest. An error from fn is that element's error. A panic in
-// fn becomes an error. fn must be safe for concurrent use; its context is the pass's.
+// Map applies fn to every element with workers goroutines. With ordered, elements come out in
+// input order (tf.data's deterministic=True); otherwise in completion order, which keeps slow
+// elements from stalling the rest. With workers <= 0, fn runs in the goroutine calling Next, in
+// order. An error from fn is that element's error. A panic in fn becomes an error. fn must be safe
+// for concurrent use; its context is the pass's (or, with no workers, Next's).
 func Map[T, U any](d Dataset[T], workers int, ordered bool, fn func(context.Context, T) (U, error)) Dataset[U] {
-	workers = max(workers, 1)
+	if workers <= 0 {
+		return DatasetFunc[U](func(ctx context.Context, epoch int) Iterator[U] {
+			return &syncMapIter[T, U]{up: d.Open(ctx, epoch), fn: fn}
+		})
+	}
 	return DatasetFunc[U](func(ctx context.Context, epoch int) Iterator[U] {
 		ctx, cancel := context.WithCancel(ctx)
 		it := &mapIter[T, U]{ctx: ctx, cancel: cancel, up: d.Open(ctx, epoch)}
@@ -286,6 +291,22 @@ func (it *mapIter[T, U]) Close() error {
 	return err
 }
 
+type syncMapIter[T, U any] struct {
+	up Iterator[T]
+	fn func(context.Context, T) (U, error)
+}
+
+func (it *syncMapIter[T, U]) Next(ctx context.Context) (U, error) {
+	x, err := it.up.Next(ctx)
+	if err != nil {
+		var zero U
+		return zero, err
+	}
+	return safeCall(ctx, it.fn, x)
+}
+
+func (it *syncMapIter[T, U]) Close() error { return it.up.Close() }
+
 // safeCall runs fn, turning a panic into an error.
 func safeCall[T, U any](ctx context.Context, fn func(context.Context, T) (U, error), x T) (v U, err error) {
 	defer func() {
@@ -353,11 +374,11 @@ func (it *shuffleIter[T]) Next(ctx context.Context) (T, error) {
 
 func (it *shuffleIter[T]) Close() error { return it.up.Close() }
 
-// Batch groups consecutive elements into slices of size n (at least 1). The last, shorter batch is
+// Batched (tf.data's batch) groups consecutive elements into slices of size n (at least 1). The last, shorter batch is
 // kept unless dropRemainder. An element error is returned as it arrives and the batch being
 // filled carries on with the following elements, so dropping bad elements upstream (IgnoreErrors)
 // keeps every batch full.
-func Batch[T any](d Dataset[T], n int, dropRemainder bool) Dataset[[]T] {
+func Batched[T any](d Dataset[T], n int, dropRemainder bool) Dataset[[]T] {
 	n = max(n, 1)
 	return DatasetFunc[[]T](func(ctx context.Context, epoch int) Iterator[[]T] {
 		return &batchIter[T]{up: d.Open(ctx, epoch), n: n, drop: dropRemainder}

@@ -53,7 +53,7 @@ func TestMapOrderedAndUnordered(t *testing.T) {
 	for i := range want {
 		want[i] = i * i
 	}
-	for _, workers := range []int{1, 3, 8} {
+	for _, workers := range []int{0, 1, 3, 8} {
 		got, errs := drain(t, Map(FromSlice(ints(200)), workers, true, square), 0)
 		if len(errs) > 0 || !slices.Equal(got, want) {
 			t.Errorf("ordered, %d workers: %v %v", workers, errs, got)
@@ -158,7 +158,7 @@ func TestBatch(t *testing.T) {
 		{0, 3, false, nil},
 	}
 	for _, tt := range tests {
-		got, errs := drain(t, Batch(FromSlice(ints(tt.n)), tt.size, tt.drop), 0)
+		got, errs := drain(t, Batched(FromSlice(ints(tt.n)), tt.size, tt.drop), 0)
 		var lens []int
 		var all []int
 		for _, b := range got {
@@ -184,7 +184,7 @@ func TestIgnoreErrorsKeepsBatchesFull(t *testing.T) {
 		return x, nil
 	}
 	dropped := 0
-	d := Batch(IgnoreErrors(Map(FromSlice(ints(40)), 3, true, fn), func(err error) bool {
+	d := Batched(IgnoreErrors(Map(FromSlice(ints(40)), 3, true, fn), func(err error) bool {
 		if errors.Is(err, errBad) {
 			dropped++
 			return true
@@ -209,7 +209,7 @@ func TestIgnoreErrorsKeepsBatchesFull(t *testing.T) {
 		t.Errorf("%d batches of 30 good elements, want 7", len(got))
 	}
 	// Without IgnoreErrors the errors reach the consumer and the batches still fill.
-	got, errs = drain(t, Batch(Map(FromSlice(ints(40)), 3, true, fn), 4, true), 0)
+	got, errs = drain(t, Batched(Map(FromSlice(ints(40)), 3, true, fn), 4, true), 0)
 	if len(errs) != 10 || len(got) != 7 {
 		t.Errorf("%d errors and %d batches, want 10 and 7", len(errs), len(got))
 	}
@@ -277,7 +277,7 @@ func TestNoGoroutineLeaks(t *testing.T) {
 	slow := func(_ context.Context, x int) (int, error) { jitterSleep(x); return x, nil }
 	build := func(ordered bool) Dataset[[]int] {
 		inner := Map(Shuffle(FromSlice(ints(300)), 50, 1, true), 4, ordered, slow)
-		return Prefetch(Batch(Map(Prefetch(inner, 5), 2, ordered, slow), 7, false), 2)
+		return Prefetch(Batched(Map(Prefetch(inner, 5), 2, ordered, slow), 7, false), 2)
 	}
 	for _, ordered := range []bool{true, false} {
 		t.Run(fmt.Sprintf("ordered=%v", ordered), func(t *testing.T) {
@@ -370,7 +370,7 @@ func TestOrderedMapDeterministic(t *testing.T) {
 		r := rand.New(rand.NewPCG(uint64(x), 9))
 		return r.Uint64(), nil
 	}
-	d := Batch(Map(Shuffle(FromSlice(ints(64)), 16, 3, true), 4, true, fn), 5, false)
+	d := Batched(Map(Shuffle(FromSlice(ints(64)), 16, 3, true), 4, true, fn), 5, false)
 	first, _ := drain(t, d, 2)
 	for range 3 {
 		again, _ := drain(t, d, 2)

@@ -104,6 +104,8 @@ for op in ops:
         r = F.resized_crop(img, int(a[0]), int(a[1]), int(a[2]), int(a[3]), [int(a[4]), int(a[5])])
     elif o == "resize_box":
         r = img.resize((int(a[0]), int(a[1])), Image.BILINEAR, box=tuple(a[2:6]))
+    elif o == "eval":
+        r = F.center_crop(F.resize(img, int(a[0])), [int(a[1]), int(a[1])])
     elif o == "hflip":
         r = F.hflip(img)
     elif o == "rotate":
@@ -164,6 +166,18 @@ func goOp(img *RGB, op torchOp) (*RGB, error) {
 		w, h := int(a[0]), int(a[1])
 		out := NewRGB(w, h)
 		resample(out.Pix, img, resizeSpec{region: full, box: [4]float32{float32(a[2]), float32(a[3]), float32(a[4]), float32(a[5])}, outW: w, outH: h, win: image.Rect(0, 0, w, h)}, nil)
+		return out, nil
+	case "eval":
+		cfg := DefaultConfig()
+		cfg.ResizeSize, cfg.ImageSize = int(a[0]), int(a[1])
+		v, err := EvalImage(img, cfg)
+		if err != nil {
+			return nil, err
+		}
+		out := NewRGB(cfg.ImageSize, cfg.ImageSize)
+		for i, f := range v {
+			out.Pix[i] = uint8(f)
+		}
 		return out, nil
 	case "hflip":
 		c := clone()
@@ -228,6 +242,8 @@ func TestTransformsMatchTorchvision(t *testing.T) {
 		{"img", "resized_crop_down", "resized_crop", []float64{5, 3, 80, 110, 33, 47}},
 		{"img", "resize_box_float", "resize_box", []float64{50, 40, 3.25, 7.5, 101.75, 80.125}},
 		{"img", "hflip", "hflip", nil},
+		{"img", "eval_down", "eval", []float64{64, 56}},
+		{"img", "eval_up", "eval", []float64{100, 91}},
 		{"img", "rotate_15", "rotate", []float64{15, 0, 0, 0}},
 		{"img", "rotate_m33", "rotate", []float64{-33.3, 10, 200, 30}},
 		{"img", "rotate_180", "rotate", []float64{180, 0, 0, 0}},
