@@ -1,0 +1,204 @@
+package report
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+)
+
+// Summary is RUN/summary.json (the run-directory contract of package train). Accuracies are fractions.
+type Summary struct {
+	NumClasses       int     `json:"num_classes"`
+	TestTop1         float64 `json:"test_top1"`
+	TestTop5         float64 `json:"test_top5"`
+	TestMeanClassAcc float64 `json:"test_mean_class_acc"`
+	ValTop1          float64 `json:"val_top1"`
+	Epochs           int     `json:"epochs"`
+	WallSeconds      float64 `json:"wall_seconds"`
+	ImagesPerSecond  float64 `json:"images_per_second"`
+	Attention        string  `json:"attention"`
+	Dataset          string  `json:"dataset"`
+	Seed             int64   `json:"seed"`
+	Selection        string  `json:"selection"`
+	Depth            int     `json:"depth"`
+	ImageSize        int     `json:"image_size"`
+	Params           int64   `json:"params"`
+}
+
+// Epoch is the part of one line of RUN/metrics.jsonl the report draws. A value the line lacks is NaN.
+type Epoch struct {
+	Epoch     int
+	TrainLoss float64
+	TrainTop1 float64
+	ValTop1   float64
+}
+
+// Run is one finished run directory.
+type Run struct {
+	Dir     string
+	Summary Summary
+	Epochs  []Epoch // ordered by epoch, one per epoch; nil without metrics.jsonl
+}
+
+// Problem is a file that could not be used; the report goes on without it.
+type Problem struct {
+	Path string
+	Err  error
+}
+
+func (p Problem) String() string { return p.Path + ": " + p.Err.Error() }
+
+// runFiles are the files whose presence makes a directory a run directory.
+var runFiles = []string{"summary.json", "metrics.jsonl", "config.yaml", "checkpoints", "train.log"}
+
+// layout is a sweep's run directory: <dataset>/<variant>/seed<S>.
+var layout = regexp.MustCompile(`^seed(-?\d+)$`)
+
+// Load finds every run directory below root. A run with a readable summary.json is returned; a run
+// directory without one (unfinished), a summary that does not parse or lacks test_top1, and bad lines of
+// metrics.jsonl are returned as problems, never fatal. A summary without dataset, attention or seed takes
+// them from the sweep's directory layout <dataset>/<variant>/seed<S> when the run sits in one. The error
+// is non-nil only when root cannot be read.
+func Load(root string) ([]Run, []Problem, error) {
+	if _, err := os.Stat(root); err != nil {
+		return nil, nil, fmt.Errorf("runs directory: %w", err)
+	}
+	var runs []Run
+	var problems []Problem
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			problems = append(problems, Problem{path, err})
+			if d != nil && d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if !d.IsDir() || !isRunDir(path) {
+			return nil
+		}
+		run, ps := loadRun(path)
+		problems = append(problems, ps...)
+		if run != nil {
+			runs = append(runs, *run)
+		}
+		return fs.SkipDir // a run directory holds no other runs
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("walk %s: %w", root, err)
+	}
+	return runs, problems, nil
+}
+
+func isRunDir(dir string) bool {
+	for _, f := range runFiles {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+func loadRun(dir string) (*Run, []Problem) {
+	path := filepath.Join(dir, "summary.json")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, []Problem{{path, errors.New("missing: the run has not finished")}}
+	}
+	if err != nil {
+		return nil, []Problem{{path, err}}
+	}
+	var s Summary
+	var has struct {
+		TestTop1 *float64 `json:"test_top1"`
+		Seed     *int64   `json:"seed"`
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, []Problem{{path, fmt.Errorf("parse: %w", err)}}
+	}
+	if err := json.Unmarshal(b, &has); err != nil {
+		return nil, []Problem{{path, fmt.Errorf("parse: %w", err)}}
+	}
+	if has.TestTop1 == nil {
+		return nil, []Problem{{path, errors.New("no test_top1")}}
+	}
+	if s.Dataset == "" || s.Attention == "" || has.Seed == nil {
+		// <dataset>/<variant>/seed<S>
+		m := layout.FindStringSubmatch(filepath.Base(dir))
+		if m == nil {
+			return nil, []Problem{{path, errors.New("no dataset, attention or seed, and the directory is not <dataset>/<variant>/seed<S>")}}
+		}
+		if s.Attention == "" {
+			s.Attention = filepath.Base(filepath.Dir(dir))
+		}
+		if s.Dataset == "" {
+			s.Dataset = filepath.Base(filepath.Dir(filepath.Dir(dir)))
+		}
+		if has.Seed == nil {
+			s.Seed, _ = strconv.ParseInt(m[1], 10, 64)
+		}
+	}
+	run := &Run{Dir: dir, Summary: s}
+	epochs, problems := loadMetrics(filepath.Join(dir, "metrics.jsonl"))
+	run.Epochs = epochs
+	return run, problems
+}
+
+// loadMetrics reads metrics.jsonl; a missing file is no problem (no curves), a bad line is.
+func loadMetrics(path string) ([]Epoch, []Problem) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, []Problem{{path, err}}
+	}
+	defer f.Close()
+	var problems []Problem
+	byEpoch := map[int]Epoch{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for line := 1; sc.Scan(); line++ {
+		if len(sc.Bytes()) == 0 {
+			continue
+		}
+		var m struct {
+			Epoch     *int     `json:"epoch"`
+			TrainLoss *float64 `json:"train_loss"`
+			TrainTop1 *float64 `json:"train_top1"`
+			ValTop1   *float64 `json:"val_top1"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			problems = append(problems, Problem{fmt.Sprintf("%s:%d", path, line), fmt.Errorf("parse: %w", err)})
+			continue
+		}
+		if m.Epoch == nil {
+			problems = append(problems, Problem{fmt.Sprintf("%s:%d", path, line), errors.New("no epoch")})
+			continue
+		}
+		byEpoch[*m.Epoch] = Epoch{Epoch: *m.Epoch, TrainLoss: orNaN(m.TrainLoss), TrainTop1: orNaN(m.TrainTop1), ValTop1: orNaN(m.ValTop1)}
+	}
+	if err := sc.Err(); err != nil {
+		problems = append(problems, Problem{path, err})
+	}
+	epochs := make([]Epoch, 0, len(byEpoch))
+	for _, e := range byEpoch {
+		epochs = append(epochs, e)
+	}
+	sort.Slice(epochs, func(i, j int) bool { return epochs[i].Epoch < epochs[j].Epoch })
+	return epochs, problems
+}
+
+func orNaN(p *float64) float64 {
+	if p == nil {
+		return math.NaN()
+	}
+	return *p
+}
