@@ -109,6 +109,14 @@ func (s *source) carsCSV(idx *pipeline.Index) error {
 			return s.errorf(c.file, c.line, "class %d is named %q here but %q in the class names", c.class, c.name, idx.Classes[c.class-1])
 		}
 	}
+	for _, c := range rows { // every annotation is checked before any image is looked for
+		if c.class < 1 || c.class > len(idx.Classes) {
+			if c.class == 0 {
+				return s.errorf(c.file, c.line, "class_name %q is not among the class names", c.name)
+			}
+			return s.errorf(c.file, c.line, "class %d is not in 1..%d", c.class, len(idx.Classes))
+		}
+	}
 	dirs := map[bool]string{}
 	for _, c := range rows {
 		dir, ok := dirs[c.test]
@@ -116,7 +124,7 @@ func (s *source) carsCSV(idx *pipeline.Index) error {
 			dir = s.carsImageDir(c, idx.Classes)
 			dirs[c.test] = dir
 		}
-		if strings.Contains(dir, "{class}") && c.class >= 1 && c.class <= len(idx.Classes) {
+		if strings.Contains(dir, "{class}") {
 			dir = strings.ReplaceAll(dir, "{class}", classFolder(idx.Classes[c.class-1]))
 		}
 		list := &idx.Train
@@ -180,14 +188,14 @@ func (s *source) readCarsCSV(name, split string) ([]carImage, error) {
 		if err == io.EOF {
 			break
 		}
-		line, _ := r.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
 				return nil, s.errorf(name, pe.Line, "%v", pe.Err)
 			}
-			return nil, s.errorf(name, line, "%v", err)
+			return nil, fmt.Errorf("cars: %s: %w", s.file(name), err)
 		}
+		line, _ := r.FieldPos(0)
 		if first {
 			var header bool
 			if layout, header = layoutOf(row); header {

@@ -181,7 +181,7 @@ func checkIndex(t *testing.T, idx *pipeline.Index) {
 		if r.Label < 0 || r.Label >= len(idx.Classes) {
 			t.Fatalf("%s: label %d of %d classes", r.Path, r.Label, len(idx.Classes))
 		}
-		if !strings.HasPrefix(r.Path, idx.Root+string(filepath.Separator)) || strings.Contains(r.Path, "..") {
+		if rel, err := filepath.Rel(idx.Root, r.Path); err != nil || !filepath.IsLocal(rel) {
 			t.Fatalf("path %q outside root %q", r.Path, idx.Root)
 		}
 		if b := r.BBox; b != nil && !(b.X1 >= 0 && b.Y1 >= 0 && b.X2 >= b.X1 && b.Y2 >= b.Y1) {
