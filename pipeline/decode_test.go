@@ -52,6 +52,9 @@ for name in sorted(os.listdir(out)):
 // IDCT's rounding differs, so there the tolerance is a mean absolute difference of at most 0.25
 // and a maximum of 8 (measured: 0.05 and 3).
 func TestDecodeFormatsMatchPIL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Python with torchvision (several seconds)")
+	}
 	py := pyref.Torch(t)
 	dir := t.TempDir()
 	pyref.Run(t, py, formatsScript, dir)

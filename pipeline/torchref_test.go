@@ -229,6 +229,9 @@ func diffStats(a, b *RGB) (maxAbs int, frac float64) {
 // antialiasing, rotation PIL's 16.16 nearest-neighbour affine loop, the jitter ops PIL's float
 // blend and HSV code.
 func TestTransformsMatchTorchvision(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Python with torchvision (several seconds)")
+	}
 	img := testImage(123, 87, 1)
 	square := testImage(64, 64, 2)
 	ops := []torchOp{
