@@ -20,7 +20,7 @@ type Summary struct {
 	TestTop1         float64 `json:"test_top1"`
 	TestTop5         float64 `json:"test_top5"`
 	TestMeanClassAcc float64 `json:"test_mean_class_acc"`
-	ValTop1          float64 `json:"val_top1"`
+	ValTop1          float64 `json:"val_top1"` // NaN without a validation split (null or absent)
 	Epochs           int     `json:"epochs"`
 	WallSeconds      float64 `json:"wall_seconds"`
 	ImagesPerSecond  float64 `json:"images_per_second"`
@@ -118,6 +118,7 @@ func loadRun(dir string) (*Run, []Problem) {
 	var s Summary
 	var has struct {
 		TestTop1 *float64 `json:"test_top1"`
+		ValTop1  *float64 `json:"val_top1"`
 		Seed     *int64   `json:"seed"`
 	}
 	if err := json.Unmarshal(b, &s); err != nil {
@@ -128,6 +129,9 @@ func loadRun(dir string) (*Run, []Problem) {
 	}
 	if has.TestTop1 == nil {
 		return nil, []Problem{{path, errors.New("no test_top1")}}
+	}
+	if has.ValTop1 == nil {
+		s.ValTop1 = math.NaN() // trained without a validation split
 	}
 	if s.Dataset == "" || s.Attention == "" || has.Seed == nil {
 		// <dataset>/<variant>/seed<S>

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -341,6 +342,39 @@ func TestFormatDuration(t *testing.T) {
 	for sec, want := range map[float64]string{0: "0s", 59.4: "59s", 61: "1m01s", 3600: "1h00m00s", 3*3600 + 62.6: "3h01m03s"} {
 		if got := FormatDuration(sec); got != want {
 			t.Errorf("FormatDuration(%v) = %q, want %q", sec, got, want)
+		}
+	}
+}
+
+// A run trained without a validation split (val_top1 null) counts in the test columns and is left out,
+// with a warning, of a validation table.
+func TestNoValidation(t *testing.T) {
+	root := t.TempDir()
+	write(t, filepath.Join(root, "d", "ca", "seed1", "summary.json"), `{"test_top1": 0.5, "val_top1": null}`)
+	write(t, filepath.Join(root, "d", "sa", "seed1", "summary.json"), `{"test_top1": 0.4, "val_top1": 0.45}`)
+	runs, problems, err := Load(root)
+	if err != nil || len(problems) != 0 || len(runs) != 2 {
+		t.Fatalf("Load: %v %v %v", runs, problems, err)
+	}
+	for _, tc := range []struct {
+		metric   string
+		ca, sa   float64 // cell means; NaN for no cell
+		warnings int
+	}{
+		{"test_top1", 50, 40, 0},
+		{"val_top1", math.NaN(), 45, 1},
+	} {
+		tab, err := NewTable(runs, tc.metric)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cells := tab.Rows[0].Cells
+		ca, sa := cells[slices.Index(tab.Variants, "ca")], cells[slices.Index(tab.Variants, "sa")]
+		if math.IsNaN(tc.ca) != (ca == nil) || ca != nil && ca.Mean != tc.ca || sa == nil || math.Abs(sa.Mean-tc.sa) > 1e-9 {
+			t.Errorf("%s: ca %+v sa %+v", tc.metric, ca, sa)
+		}
+		if len(tab.Warnings) != tc.warnings {
+			t.Errorf("%s: warnings %q", tc.metric, tab.Warnings)
 		}
 	}
 }

@@ -137,12 +137,17 @@ func (t *Table) newRow(dataset string, runs []Run) Row {
 	dirs := map[string][]string{} // variant/seed -> run directories
 	for _, r := range runs {
 		s := r.Summary
+		v := 100 * metricValue(s, t.Metric)
+		if math.IsNaN(v) {
+			t.Warnings = append(t.Warnings, fmt.Sprintf("%s: %s seed %d (%s) has no %s; left out", dataset, s.Attention, s.Seed, r.Dir, t.Metric))
+			continue
+		}
 		i := slices.Index(t.Variants, s.Attention)
 		if row.Cells[i] == nil {
 			row.Cells[i] = &Cell{}
 		}
 		c := row.Cells[i]
-		c.Values = append(c.Values, 100*metricValue(s, t.Metric))
+		c.Values = append(c.Values, v)
 		c.Seeds = append(c.Seeds, s.Seed)
 		key := fmt.Sprintf("%s seed %d", s.Attention, s.Seed)
 		dirs[key] = append(dirs[key], r.Dir)
@@ -383,7 +388,12 @@ func RunsCSV(w io.Writer, runs []Run, root string) error {
 		}
 		return sorted[i].Dir < sorted[j].Dir
 	})
-	g := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	g := func(v float64) string {
+		if math.IsNaN(v) {
+			return ""
+		}
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	}
 	for _, r := range sorted {
 		s := r.Summary
 		dir := r.Dir

@@ -64,6 +64,12 @@ func fakeTrain(args []string) int {
 		fmt.Fprintln(os.Stderr, "fake trainer: no -out")
 		return 2
 	}
+	fmt.Println("fake trainer: loading the configuration")
+	// like package train: refuse a directory that is not empty unless resuming, then create it
+	if entries, err := os.ReadDir(out); err == nil && len(entries) > 0 && !resume {
+		fmt.Fprintf(os.Stderr, "fake trainer: run directory %s exists (%d entries)\n", out, len(entries))
+		return 2
+	}
 	if err := os.MkdirAll(filepath.Join(out, "checkpoints"), 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

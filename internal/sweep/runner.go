@@ -122,7 +122,7 @@ func (r *Runner) Execute(ctx context.Context, runs []Run) ([]Outcome, error) {
 				r.printf("[%d/%d] %s %s\n", n, len(todo), verb(o.Found), o.Run.Name())
 				o.Log = filepath.Join(o.Run.Dir, LogFile)
 				t0 := time.Now()
-				o.Status, o.Err = r.train(ctx, o.Run, o.Found == Resume)
+				o.Status, o.Err = r.train(ctx, o.Run, o.Found)
 				o.Elapsed = time.Since(t0).Round(time.Second)
 				switch o.Status {
 				case Finished:
@@ -156,8 +156,11 @@ feed:
 }
 
 func verb(s State) string {
-	if s == Resume {
+	switch s {
+	case Resume:
 		return "resuming"
+	case Restart:
+		return "restarting"
 	}
 	return "starting"
 }
@@ -171,34 +174,43 @@ func (r *Runner) printf(format string, args ...any) {
 }
 
 // train runs the trainer for one run, its output appended to RUN/train.log.
-func (r *Runner) train(ctx context.Context, run Run, resume bool) (Status, error) {
+func (r *Runner) train(ctx context.Context, run Run, found State) (Status, error) {
 	if err := ctx.Err(); err != nil {
 		return NotStarted, nil
 	}
-	if err := os.MkdirAll(run.Dir, 0o755); err != nil {
-		return Failed, fmt.Errorf("create run directory: %w", err)
+	log := &runLog{dir: run.Dir}
+	switch found {
+	case Restart:
+		old, err := clearForRestart(run.Dir)
+		if err != nil {
+			return Failed, err
+		}
+		log.buf.Write(old)
+	case New:
+		// The trainer refuses a run directory that is not empty and creates it itself; an empty one
+		// left behind goes, so that the log waits for the trainer's.
+		if err := os.Remove(run.Dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return Failed, fmt.Errorf("run directory: %w", err)
+		}
 	}
-	logPath := filepath.Join(run.Dir, LogFile)
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return Failed, fmt.Errorf("open run log: %w", err)
-	}
-	defer logf.Close()
-	args := run.Args(resume)
-	fmt.Fprintf(logf, "=== sweep %s: %s %s\n", time.Now().Format(time.RFC3339), r.Trainer, strings.Join(args, " "))
+	args := run.Args(found == Resume)
+	fmt.Fprintf(log, "=== sweep %s: %s %s\n", time.Now().Format(time.RFC3339), r.Trainer, strings.Join(args, " "))
 
 	cmd := exec.CommandContext(ctx, r.Trainer, args...)
 	cmd.Env = append(os.Environ(), r.Env...)
-	cmd.Stdout = logf
-	cmd.Stderr = logf
+	cmd.Stdout = log
+	cmd.Stderr = log
 	cmd.Cancel = func() error { return interrupt(cmd.Process) }
 	cmd.WaitDelay = r.Grace
 	if cmd.WaitDelay <= 0 {
 		cmd.WaitDelay = DefaultGrace
 	}
 	ownProcessGroup(cmd)
-	err = cmd.Run()
-	fmt.Fprintf(logf, "=== sweep %s: trainer exited: %v\n", time.Now().Format(time.RFC3339), exitText(err))
+	err := cmd.Run()
+	fmt.Fprintf(log, "=== sweep %s: trainer exited: %v\n", time.Now().Format(time.RFC3339), exitText(err))
+	if cerr := log.Close(); cerr != nil {
+		return Failed, cerr
+	}
 	_, statErr := os.Stat(filepath.Join(run.Dir, SummaryFile))
 	finished := statErr == nil
 	switch {
@@ -207,10 +219,76 @@ func (r *Runner) train(ctx context.Context, run Run, resume bool) (Status, error
 	case ctx.Err() != nil:
 		return Interrupted, nil
 	case err != nil:
-		return Failed, fmt.Errorf("trainer: %v%s", exitText(err), logTail(logPath, 5))
+		return Failed, fmt.Errorf("trainer: %v%s", exitText(err), logTail(log.Path(), 5))
 	default:
 		return Failed, fmt.Errorf("trainer exited 0 without writing %s", filepath.Join(run.Dir, SummaryFile))
 	}
+}
+
+// runLog takes a child's output for RUN/train.log. Until the run directory exists it keeps the output in
+// memory: the trainer creates the directory itself and refuses one that is not empty, so the log must
+// not be there first. Write never fails, so that a full disk cannot stop a run; the first write error is
+// returned by Close.
+type runLog struct {
+	dir string
+	mu  sync.Mutex
+	buf bytes.Buffer
+	f   *os.File
+	err error
+}
+
+// Path is RUN/train.log.
+func (l *runLog) Path() string { return filepath.Join(l.dir, LogFile) }
+
+func (l *runLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		l.buf.Write(p)
+		if _, err := os.Stat(l.dir); err == nil {
+			l.open()
+		}
+		return len(p), nil
+	}
+	if _, err := l.f.Write(p); err != nil && l.err == nil {
+		l.err = fmt.Errorf("write %s: %w", l.Path(), err)
+	}
+	return len(p), nil
+}
+
+// open appends what is held to the file and keeps it open; the lock is held.
+func (l *runLog) open() {
+	f, err := os.OpenFile(l.Path(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		if l.err == nil {
+			l.err = fmt.Errorf("open run log: %w", err)
+		}
+		return
+	}
+	l.f = f
+	if _, err := f.Write(l.buf.Bytes()); err != nil && l.err == nil {
+		l.err = fmt.Errorf("write %s: %w", l.Path(), err)
+	}
+	l.buf.Reset()
+}
+
+// Close writes what is held, creating the run directory when the trainer did not, and closes the file.
+func (l *runLog) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		if err := os.MkdirAll(l.dir, 0o755); err != nil {
+			return fmt.Errorf("run log: %w", err)
+		}
+		l.open()
+		if l.f == nil {
+			return l.err
+		}
+	}
+	if err := l.f.Close(); err != nil && l.err == nil {
+		l.err = fmt.Errorf("close %s: %w", l.Path(), err)
+	}
+	return l.err
 }
 
 func exitText(err error) string {

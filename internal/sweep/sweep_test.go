@@ -126,9 +126,10 @@ func TestInspect(t *testing.T) {
 	}{
 		{"missing directory", nil, New},
 		{"empty directory", []string{""}, New},
-		{"log only", []string{"train.log", "config.yaml"}, New},
-		{"empty checkpoints", []string{"checkpoints/"}, New},
-		{"hidden temporary checkpoint only", []string{"checkpoints/.tmp-ckpt"}, New},
+		{"log only", []string{"train.log"}, Restart},
+		{"config and log", []string{"train.log", "config.yaml"}, Restart},
+		{"empty checkpoints", []string{"checkpoints/"}, Restart},
+		{"hidden temporary checkpoint only", []string{"checkpoints/.tmp-ckpt"}, Restart},
 		{"checkpoint", []string{"checkpoints/ckpt-3.index"}, Resume},
 		{"summary", []string{"checkpoints/ckpt-3.index", "summary.json"}, Done},
 	}
@@ -198,6 +199,12 @@ func TestExecute(t *testing.T) {
 			summary: "3 finished, 1 skipped",
 		},
 		{
+			name: "restart without checkpoint, new in an empty directory", parallel: 2,
+			before:  map[string]string{"d/ca/seed1": "config.yaml", "d/sa/seed1": "", "d/ca/seed2": "train.log"},
+			want:    map[string]Status{"d/ca/seed1": Finished, "d/sa/seed1": Finished, "d/ca/seed2": Finished, "d/sa/seed2": Finished},
+			summary: "4 finished, 0 skipped",
+		},
+		{
 			name: "a failure does not stop the others", parallel: 2, modes: "sa/1=fail,ca/2=silent",
 			want:    map[string]Status{"d/ca/seed1": Finished, "d/sa/seed1": Failed, "d/ca/seed2": Failed, "d/sa/seed2": Finished},
 			summary: "train: boom: out of memory",
@@ -223,7 +230,10 @@ func TestExecute(t *testing.T) {
 			for name, f := range tc.before {
 				p := filepath.Join(g.Out, name, f)
 				os.MkdirAll(filepath.Dir(p), 0o755)
-				if err := os.WriteFile(p, []byte("{}"), 0o644); err != nil {
+				if f == "" {
+					continue
+				}
+				if err := os.WriteFile(p, []byte("{} from before\n"), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -261,8 +271,13 @@ func TestExecute(t *testing.T) {
 					t.Errorf("%s: trainer args %q, want %q", o.Run.Name(), calls[0], want)
 				}
 				log, err := os.ReadFile(o.Log)
-				if err != nil || !strings.Contains(string(log), "fake trainer: epoch 1") {
-					t.Errorf("%s: log %s lacks the trainer's output (%v)", o.Run.Name(), o.Log, err)
+				for _, want := range []string{"fake trainer: loading the configuration\n", "fake trainer: epoch 1\n"} {
+					if err != nil || !strings.Contains(string(log), want) {
+						t.Errorf("%s: log %s lacks the trainer's output %q (%v)", o.Run.Name(), o.Log, want, err)
+					}
+				}
+				if f := tc.before[o.Run.Name()]; f == "train.log" && !strings.HasPrefix(string(log), "{} from before\n") {
+					t.Errorf("%s: the earlier log was not kept:\n%s", o.Run.Name(), log)
 				}
 			}
 			var sum bytes.Buffer
@@ -371,5 +386,30 @@ func TestExecuteInterrupt(t *testing.T) {
 				t.Errorf("trainer calls %q, want a second one with -resume", calls)
 			}
 		})
+	}
+}
+
+func TestExecuteRefusesForeignDirectory(t *testing.T) {
+	dir := t.TempDir()
+	g := Grid{Datasets: []string{"d"}, Variants: []string{"ca"}, Seeds: []int64{1},
+		Config: writeConfigs(t, dir, []string{"d"}, []string{"ca"}), Out: filepath.Join(dir, "runs")}
+	runs, err := g.Runs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	notes := filepath.Join(runs[0].Dir, "notes.txt")
+	os.MkdirAll(runs[0].Dir, 0o755)
+	if err := os.WriteFile(notes, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := fakeRunner(t, "").Execute(context.Background(), runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out[0].Found != Restart || out[0].Status != Failed || !strings.Contains(out[0].Err.Error(), "not deleting it") {
+		t.Errorf("outcome %+v", out[0])
+	}
+	if _, err := os.Stat(notes); err != nil {
+		t.Errorf("the directory's file is gone: %v", err)
 	}
 }
