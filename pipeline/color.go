@@ -1,6 +1,9 @@
 package pipeline
 
-import "math"
+import (
+	"math"
+	"sync"
+)
 
 // The four ColorJitter operations as torchvision applies them to PIL images (functional_pil.py):
 // brightness, contrast and saturation are PIL.ImageEnhance, i.e. Image.blend(degenerate, image,
@@ -85,16 +88,111 @@ func adjustSaturation(m *RGB, factor float64) {
 }
 
 // adjustHue is F.adjust_hue on a PIL image: convert to PIL's 8-bit HSV, add
-// np.uint8(factor * 255) to H with wrap-around, convert back. factor is in [-0.5, 0.5].
+// np.uint8(factor * 255) to H with wrap-around, convert back. factor is in [-0.5, 0.5]. The
+// per-pixel float arithmetic of rgbToHSV and hsvToRGB is precomputed into tables (hueTables), so
+// the result is the same to the bit at a fraction of the cost.
 func adjustHue(m *RGB, factor float64) {
 	// np.uint8 of a float: truncate, then wrap modulo 256. A zero shift still round-trips through
 	// HSV, which is lossy in PIL, so it is not skipped.
 	shift := uint8(int(factor * 255))
+	t := hueTables()
 	p := m.Pix
 	for i := 0; i+2 < len(p); i += 3 {
-		h, s, v := rgbToHSV(p[i], p[i+1], p[i+2])
-		p[i], p[i+1], p[i+2] = hsvToRGB(h+shift, s, v)
+		r, g, b := p[i], p[i+1], p[i+2]
+		maxc := max(r, g, b)
+		minc := min(r, g, b)
+		if maxc == minc { // gray: S = 0 and the shift changes nothing
+			continue
+		}
+		var h uint8
+		switch {
+		case r == maxc:
+			h = t.hueR[int(maxc-g)<<8|int(maxc-b)]
+		case g == maxc:
+			h = t.hueG[int(maxc-r)<<8|int(maxc-b)]
+		default:
+			h = t.hueB[int(maxc-g)<<8|int(maxc-r)]
+		}
+		s := t.sat[int(maxc)<<8|int(maxc-minc)]
+		h += shift
+		p[i], p[i+1], p[i+2] = t.toRGB(h, s, maxc)
 	}
+}
+
+// hueTabs holds PIL's RGB→HSV hue and saturation as functions of channel differences, and the
+// HSV→RGB factors as functions of (S, H): everything of rgbToHSV and hsvToRGB but the final
+// multiplication by V.
+type hueTabs struct {
+	hueR, hueG, hueB [256 * 256]uint8   // H when R, G or B is the maximum, by the two other channels' distances to it
+	sat              [256 * 256]uint8   // S by (max, max-min)
+	sector           [256]uint8         // i % 6 by H
+	p                [256 * 256]uint8   // round(V·(1-fs)) by (S, V)
+	qt               [256 * 256]float64 // the q or t factor hsvToRGB needs for the sector, by (S, H)
+}
+
+// hueTables builds the tables once, from the reference functions; they are read-only after.
+var hueTables = sync.OnceValue(func() *hueTabs {
+	t := new(hueTabs)
+	for a := range 256 {
+		for b := range 256 {
+			i := a<<8 | b
+			t.hueR[i], _, _ = rgbToHSV(255, uint8(255-a), uint8(255-b))
+			if a > 0 {
+				t.hueG[i], _, _ = rgbToHSV(uint8(255-a), 255, uint8(255-b))
+			}
+			if a > 0 && b > 0 {
+				t.hueB[i], _, _ = rgbToHSV(uint8(255-b), uint8(255-a), 255)
+			}
+			if b <= a && a > 0 {
+				_, t.sat[i], _ = rgbToHSV(uint8(a), uint8(a-b), uint8(a-b))
+			}
+		}
+	}
+	for h := range 256 {
+		t.sector[h] = uint8(hsvSector(uint8(h)))
+	}
+	for s := 1; s < 256; s++ {
+		for x := range 256 {
+			i := s<<8 | x
+			fs, f := hsvFactors(uint8(x), uint8(s))
+			t.p[i] = clipInt8(roundHalfAway(float64(float32(x)) * (1.0 - float64(fs))))
+			if t.sector[x]%2 == 1 { // sectors 1, 3, 5 use q, the others t
+				t.qt[i] = 1.0 - float64(fs*f)
+			} else {
+				t.qt[i] = 1.0 - float64(fs)*(1.0-float64(f))
+			}
+		}
+	}
+	return t
+})
+
+// toRGB is hsvToRGB for s != 0 through the tables.
+func (t *hueTabs) toRGB(h, s, v uint8) (uint8, uint8, uint8) {
+	p := t.p[int(s)<<8|int(v)]
+	x := clipInt8(roundHalfAway(float64(v) * t.qt[int(s)<<8|int(h)]))
+	switch t.sector[h] {
+	case 0:
+		return v, x, p
+	case 1:
+		return x, v, p
+	case 2:
+		return p, v, x
+	case 3:
+		return p, x, v
+	case 4:
+		return x, p, v
+	default:
+		return v, p, x
+	}
+}
+
+// roundHalfAway is C's round for x >= 0, exactly (x - trunc(x) is exact in floating point).
+func roundHalfAway(x float64) int {
+	i := int(x)
+	if x-float64(i) >= 0.5 {
+		i++
+	}
+	return i
 }
 
 // rgbToHSV is PIL's rgb2hsv_row (Convert.c), with its mix of float and double arithmetic.
@@ -127,15 +225,12 @@ func hsvToRGB(h, s, v uint8) (uint8, uint8, uint8) {
 	if s == 0 {
 		return v, v, v
 	}
-	hf := float64(float32(h)) * 6.0 / 255.0
-	i := int(math.Floor(hf))
-	f := float32(hf - float64(float32(i)))
-	fs := float32(float64(float32(s)) / 255.0)
+	fs, f := hsvFactors(h, s)
 	fv := float64(float32(v))
 	p := clipInt8(int(math.Round(fv * (1.0 - float64(fs)))))
 	q := clipInt8(int(math.Round(fv * (1.0 - float64(fs*f)))))
 	t := clipInt8(int(math.Round(fv * (1.0 - float64(fs)*(1.0-float64(f))))))
-	switch i % 6 {
+	switch hsvSector(h) {
 	case 0:
 		return v, t, p
 	case 1:
@@ -149,6 +244,16 @@ func hsvToRGB(h, s, v uint8) (uint8, uint8, uint8) {
 	default:
 		return v, p, q
 	}
+}
+
+// hsvSector is hsv2rgb's i % 6, with i = floor(h·6/255) in double precision.
+func hsvSector(h uint8) int { return int(math.Floor(float64(float32(h))*6.0/255.0)) % 6 }
+
+// hsvFactors are hsv2rgb's fs = s/255 and f, the fractional part of h·6/255, in C float.
+func hsvFactors(h, s uint8) (fs, f float32) {
+	hf := float64(float32(h)) * 6.0 / 255.0
+	i := math.Floor(hf)
+	return float32(float64(float32(s)) / 255.0), float32(hf - float64(float32(i)))
 }
 
 func clipInt8(v int) uint8 {
