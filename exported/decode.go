@@ -138,7 +138,10 @@ func decodeBody(prefix string, p Preprocess) (*fpb.FunctionDef, error) {
 	args := loopArgs(s)
 	i, data, list := args[0], args[2], args[3]
 	encoded := op.GatherV2(s.SubScope("encoded"), data, i, op.Const(s.SubScope("axis"), int32(0)))
-	decoded := op.DecodeImage(s.SubScope("decode"), encoded, op.DecodeImageChannels(3), op.DecodeImageExpandAnimations(false))
+	// DecodeJpeg decodes PNG, GIF and BMP as well (one kernel sniffs the format), and unlike
+	// DecodeImage it takes dct_method: INTEGER_ACCURATE is libjpeg's islow IDCT, which PIL and the
+	// pipeline use; DecodeImage would use the fast one.
+	decoded := op.DecodeJpeg(s.SubScope("decode"), encoded, op.DecodeJpegChannels(3), op.DecodeJpegDctMethod("INTEGER_ACCURATE"))
 	image := resizeCrop(s.SubScope("preprocess"), op.Cast(s.SubScope("float"), decoded, tf.Float), p)
 	next := op.AddV2(s.SubScope("next"), i, op.Const(s.SubScope("one"), int32(1)))
 	list = op.TensorListSetItem(s.SubScope("set"), list, i, image)

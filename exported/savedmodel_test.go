@@ -147,7 +147,7 @@ type pyOutput struct {
 	Values []float64 `json:"values"`
 }
 
-func pyRun(t *testing.T, args ...string) map[string]pyOutput {
+func pyRun(t *testing.T, args ...string) map[string]map[string]pyOutput {
 	t.Helper()
 	py := pyref.TensorFlow(t)
 	root, err := pyref.RepoRoot()
@@ -158,7 +158,7 @@ func pyRun(t *testing.T, args ...string) map[string]pyOutput {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out map[string]pyOutput
+	var out map[string]map[string]pyOutput
 	if err := json.Unmarshal(pyref.Run(t, py, string(script), args...), &out); err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +220,7 @@ func TestWriteLoadGoAndPython(t *testing.T) {
 
 	raw := filepath.Join(t.TempDir(), "images.f32")
 	writeRaw(t, raw, images)
-	py := pyRun(t, "run", dir, "serving_default", "--images", raw, "4", "8", "8")
+	py := pyRun(t, "run", dir, "--images", raw, "4", "8", "8")["serving_default"]
 	for _, name := range []string{"logits", "probabilities"} {
 		got := make([]float32, len(py[name].Values))
 		for i, v := range py[name].Values {

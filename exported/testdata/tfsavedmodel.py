@@ -1,9 +1,10 @@
 """Python TensorFlow side of the exported package's checks (a test oracle, never product code).
 
-  run   DIR SIGNATURE (--images RAW N H W | --files F...)   print the signature's outputs as JSON
-  bench DIR (--images RAW N H W)... --iters K              print batch timings as JSON
+  run   DIR [--images RAW N H W] [--files F...]   run serving_default on the images and predict_jpeg
+                                                 on the files; print the outputs as JSON
+  bench DIR (--images RAW N H W)... --iters K    print timings of serving_default per batch as JSON
 
-RAW is little-endian float32 NHWC. Outputs are printed as {"name": {"shape": [...], "values": [...]}}.
+RAW is little-endian float32 NHWC. run prints {"SIGNATURE": {"OUTPUT": {"shape": [...], "values": [...]}}}.
 """
 import argparse
 import json
@@ -25,19 +26,15 @@ def read_images(raw, n, h, w):
     return data.reshape(int(n), int(h), int(w), 3)
 
 
-def call(model, signature, args):
-    fn = model.signatures[signature]
-    if args.files:
-        contents = [open(f, "rb").read() for f in args.files]
-        return fn(image_bytes=tf.constant(contents, dtype=tf.string))
-    return fn(images=tf.constant(read_images(*args.images)))
+def as_json(outputs):
+    return {k: {"shape": list(v.shape), "values": v.numpy().ravel().astype(float).tolist()}
+            for k, v in outputs.items()}
 
 
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("cmd", choices=["run", "bench"])
     p.add_argument("dir")
-    p.add_argument("signature", nargs="?", default="serving_default")
     p.add_argument("--images", nargs=4, action="append")
     p.add_argument("--files", nargs="+")
     p.add_argument("--iters", type=int, default=20)
@@ -47,13 +44,17 @@ def main():
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     model = load(args.dir)
     if args.cmd == "run":
+        result = {}
         if args.images:
-            args.images = args.images[0]
-        out = call(model, args.signature, args)
-        json.dump({k: {"shape": list(v.shape), "values": v.numpy().ravel().astype(float).tolist()}
-                   for k, v in out.items()}, sys.stdout)
+            fn = model.signatures["serving_default"]
+            result["serving_default"] = as_json(fn(images=tf.constant(read_images(*args.images[0]))))
+        if args.files:
+            contents = [open(f, "rb").read() for f in args.files]
+            fn = model.signatures["predict_jpeg"]
+            result["predict_jpeg"] = as_json(fn(image_bytes=tf.constant(contents, dtype=tf.string)))
+        json.dump(result, sys.stdout)
         return
-    fn = model.signatures[args.signature]
+    fn = model.signatures["serving_default"]
     result = []
     for raw, n, h, w in args.images:
         x = tf.constant(read_images(raw, n, h, w))

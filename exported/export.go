@@ -1,0 +1,186 @@
+package exported
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	tf "github.com/galeone/tensorflow/tensorflow/go"
+	"github.com/galeone/tensorflow/tensorflow/go/op"
+
+	"github.com/finegrain/finegrain/nets"
+	"github.com/finegrain/finegrain/ops"
+)
+
+// Names in the exported model: signatures, their inputs and outputs, and asset files.
+const (
+	ServingDefault = "serving_default"
+	PredictJPEG    = "predict_jpeg"
+	InputImages    = "images"
+	InputBytes     = "image_bytes"
+	OutputLogits   = "logits"
+	OutputProbs    = "probabilities"
+	OutputCAM      = "cam"
+	LabelsFile     = "labels.txt"
+	MetadataFile   = "metadata.json"
+)
+
+// BuildFunc adds a classifier under the inference head s for images (float32 [N, S, S, 3], RGB in
+// 0..255) and returns its outputs. nets.Build is the usual one.
+type BuildFunc func(s *ops.Scope, images tf.Output) (nets.Outputs, error)
+
+// Weights fills the variables of the export graph in sess (after they were initialised).
+type Weights func(ctx context.Context, sess *tf.Session, g *ops.Graph) error
+
+// FromCheckpoint restores the variables from a SaveV2 checkpoint prefix such as a training run's
+// checkpoint; tensors of the checkpoint that the model does not use (optimiser slots) are ignored.
+func FromCheckpoint(prefix string) Weights {
+	return func(_ context.Context, sess *tf.Session, g *ops.Graph) error {
+		return g.Saver().RestoreFrom(sess, prefix)
+	}
+}
+
+// Metadata describes an exported model; it is stored as assets/metadata.json.
+type Metadata struct {
+	Variant    string             `json:"variant"` // model.attention
+	Depth      int                `json:"depth"`
+	Dataset    string             `json:"dataset,omitempty"`
+	NumClasses int                `json:"num_classes"`
+	ImageSize  int                `json:"image_size"`  // the side of the images input
+	ResizeSize int                `json:"resize_size"` // predict_jpeg's shorter side before the crop
+	Net        nets.Config        `json:"net"`
+	Config     json.RawMessage    `json:"config,omitempty"`  // the resolved training configuration
+	Metrics    map[string]float64 `json:"metrics,omitempty"` // for example test_top1
+	TensorFlow string             `json:"tensorflow_version"`
+}
+
+// Spec is a model to export.
+type Spec struct {
+	Net        nets.Config
+	Build      BuildFunc  // nil: nets.Build with Net
+	Preprocess Preprocess // input size and predict_jpeg's resize
+	Labels     []string   // class names in class-id order; nil: class_0, class_1, ...
+	Dataset    string
+	Config     json.RawMessage
+	Metrics    map[string]float64
+	Session    *ops.SessionConfig // nil: ops.DefaultSessionConfig()
+}
+
+// Export builds the serving graph of spec (signatures serving_default and predict_jpeg over shared
+// variables), fills its variables with weights and writes it as a SavedModel to dir (see Write).
+func Export(ctx context.Context, dir string, spec Spec, weights Weights) error {
+	if err := spec.Net.Validate(); err != nil {
+		return fmt.Errorf("export %s: %w", dir, err)
+	}
+	if err := spec.Preprocess.validate(); err != nil {
+		return fmt.Errorf("export %s: %w", dir, err)
+	}
+	labels := spec.Labels
+	if labels == nil {
+		for k := range spec.Net.NumClasses {
+			labels = append(labels, "class_"+strconv.Itoa(k))
+		}
+	}
+	if len(labels) != spec.Net.NumClasses {
+		return fmt.Errorf("export %s: %d labels for %d classes", dir, len(labels), spec.Net.NumClasses)
+	}
+	for i, l := range labels {
+		if l == "" || strings.ContainsAny(l, "\r\n") {
+			return fmt.Errorf("export %s: label %d (%q) is empty or spans lines", dir, i, l)
+		}
+	}
+	build := spec.Build
+	if build == nil {
+		build = func(s *ops.Scope, images tf.Output) (nets.Outputs, error) { return nets.Build(s, images, spec.Net) }
+	}
+	g := ops.NewGraph(0)
+	sigs, err := buildServing(g, build, spec.Preprocess)
+	if err != nil {
+		return fmt.Errorf("export %s: %w", dir, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	cfg := ops.DefaultSessionConfig()
+	if spec.Session != nil {
+		cfg = *spec.Session
+	}
+	sess, err := cfg.NewSession(g.TF())
+	if err != nil {
+		return fmt.Errorf("export %s: %w", dir, err)
+	}
+	defer sess.Close()
+	if _, err := sess.Run(nil, nil, []*tf.Operation{g.InitOp()}); err != nil {
+		return fmt.Errorf("export %s: initialise variables: %w", dir, err)
+	}
+	if weights != nil {
+		if err := weights(ctx, sess, g); err != nil {
+			return fmt.Errorf("export %s: load weights: %w", dir, err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	meta, err := json.MarshalIndent(Metadata{
+		Variant:    spec.Net.Attention,
+		Depth:      spec.Net.Depth,
+		Dataset:    spec.Dataset,
+		NumClasses: spec.Net.NumClasses,
+		ImageSize:  spec.Preprocess.ImageSize,
+		ResizeSize: spec.Preprocess.ResizeSize,
+		Net:        spec.Net,
+		Config:     spec.Config,
+		Metrics:    spec.Metrics,
+		TensorFlow: tf.Version(),
+	}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("export %s: metadata: %w", dir, err)
+	}
+	return Write(dir, sess, SavedModel{
+		Graph:      g,
+		Signatures: sigs,
+		Assets: map[string][]byte{
+			LabelsFile:   []byte(strings.Join(labels, "\n") + "\n"),
+			MetadataFile: append(meta, '\n'),
+		},
+	})
+}
+
+// buildServing adds both signatures' heads to g. The heads share the model's variables.
+func buildServing(g *ops.Graph, build BuildFunc, p Preprocess) (map[string]Signature, error) {
+	sigs := map[string]Signature{}
+	err := ops.Catch("serving graph", g, func() error {
+		root := g.Root()
+		size := int64(p.ImageSize)
+		images := op.Placeholder(root.SubScope(InputImages), tf.Float, op.PlaceholderShape(tf.MakeShape(-1, size, size, 3)))
+		out, err := build(g.Head("serve", false), images)
+		if err != nil {
+			return err
+		}
+		sigs[ServingDefault] = Signature{Inputs: map[string]tf.Output{InputImages: images}, Outputs: namedOutputs(root.SubScope(ServingDefault), out)}
+
+		data := op.Placeholder(root.SubScope(InputBytes), tf.String, op.PlaceholderShape(tf.MakeShape(-1)))
+		decoded, err := decodeBatch(g.TF(), PredictJPEG+"_decode", data, p)
+		if err != nil {
+			return err
+		}
+		out, err = build(g.Head(PredictJPEG, false), decoded)
+		if err != nil {
+			return err
+		}
+		sigs[PredictJPEG] = Signature{Inputs: map[string]tf.Output{InputBytes: data}, Outputs: namedOutputs(root.SubScope(PredictJPEG), out)}
+		return nil
+	})
+	return sigs, err
+}
+
+// namedOutputs gives the signature's outputs readable tensor names (SIGNATURE/logits/Identity, ...).
+func namedOutputs(s *op.Scope, out nets.Outputs) map[string]tf.Output {
+	return map[string]tf.Output{
+		OutputLogits: op.Identity(s.SubScope(OutputLogits), out.Logits),
+		OutputProbs:  op.Softmax(s.SubScope(OutputProbs), out.Logits),
+		OutputCAM:    op.Identity(s.SubScope(OutputCAM), out.CAM),
+	}
+}
