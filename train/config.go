@@ -1,0 +1,373 @@
+package train
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/finegrain/finegrain/nets"
+	"github.com/finegrain/finegrain/pipeline/synth"
+)
+
+// Config is a resolved run configuration. Every field is one configuration key, named by the yaml tags of
+// its section and field (for example model.attention); the doc tags are the key reference that
+// configs/README.md shows. Defaults live in configs/defaults.yaml.
+type Config struct {
+	Model      ModelConfig      `yaml:"model" doc:"the network"`
+	Data       DataConfig       `yaml:"data" doc:"the dataset and its input pipeline"`
+	Train      TrainConfig      `yaml:"train" doc:"the optimisation"`
+	Checkpoint CheckpointConfig `yaml:"checkpoint" doc:"checkpoints in RUN/checkpoints"`
+	Log        LogConfig        `yaml:"log" doc:"progress output and logs"`
+	Runtime    RuntimeConfig    `yaml:"runtime" doc:"the TensorFlow session"`
+	Run        RunConfig        `yaml:"run" doc:"the run directory"`
+}
+
+// ModelConfig selects the network (package nets).
+type ModelConfig struct {
+	Attention       string  `yaml:"attention" doc:"attention variant: none, fcn, ca, sa or csca"`
+	Depth           int     `yaml:"depth" doc:"ResNet depth: 18, 34, 50 or 101"`
+	NumClasses      int     `yaml:"num_classes" doc:"classifier outputs; 0 takes the dataset's class count (a different non-zero value is an error)"`
+	WidthMultiplier float64 `yaml:"width_multiplier" doc:"scales every channel count (1 = torchvision's widths; pretrained weights need 1)"`
+	Pretrained      string  `yaml:"pretrained" doc:"torchvision-named .safetensors file to start from; empty trains from scratch"`
+	CSCAFusion      string  `yaml:"csca_fusion" doc:"csca only: parallel (one fused channel×spatial map) or sequential (CBAM order)"`
+	GateForm        string  `yaml:"gate_form" doc:"gate form: plain (F·M) or residual (F·(1+M))"`
+	Reduction       int     `yaml:"reduction" doc:"channel-attention MLP reduction r"`
+	AttentionStages []int   `yaml:"attention_stages" doc:"ResNet stages (1-4) whose blocks carry the gate"`
+	Dropout         float64 `yaml:"dropout" doc:"dropout rate before the classifier, in [0, 1)"`
+}
+
+// DataConfig is the dataset and the input pipeline.
+type DataConfig struct {
+	Format      string          `yaml:"format" doc:"dataset layout: cub, dogs, cars, folder or synthetic"`
+	Root        string          `yaml:"root" doc:"dataset directory (relative paths are relative to the working directory)"`
+	ImageSize   int             `yaml:"image_size" doc:"side of the square network input in pixels"`
+	ResizeSize  int             `yaml:"resize_size" doc:"shorter side the images are resized to before cropping; 0 = image_size·8/7"`
+	TrainCrop   string          `yaml:"train_crop" doc:"training crop: random (resize then random crop) or random_resized (torchvision RandomResizedCrop)"`
+	HFlip       bool            `yaml:"hflip" doc:"random horizontal flips in training"`
+	Rotation    float64         `yaml:"rotation" doc:"random rotation range in degrees (±)"`
+	ColorJitter []float64       `yaml:"color_jitter" doc:"ColorJitter brightness, contrast, saturation, hue"`
+	ValFraction float64         `yaml:"val_fraction" doc:"fraction of each class of the training split held out for validation and model selection; 0 = none"`
+	Workers     int             `yaml:"workers" doc:"decoding and augmentation workers; 0 = number of CPUs"`
+	Synthetic   SyntheticConfig `yaml:"synthetic" doc:"the generated benchmark (data.format: synthetic)"`
+}
+
+// SyntheticConfig sizes the generated fine-grained benchmark that data.format synthetic uses. When
+// data.root holds no dataset yet, the trainer generates it there first.
+type SyntheticConfig struct {
+	Classes       int     `yaml:"classes" doc:"number of classes (species)"`
+	PerClass      int     `yaml:"per_class" doc:"images per class, split into train and test by train_fraction"`
+	TrainFraction float64 `yaml:"train_fraction" doc:"share of each class in the official training split, in (0, 1)"`
+	ImageSize     int     `yaml:"image_size" doc:"side of the generated images in pixels"`
+	Difficulty    float64 `yaml:"difficulty" doc:"clutter, lighting, pose variation and occlusion, in [0, 1]"`
+	Seed          int64   `yaml:"seed" doc:"generator seed (the benchmark is a function of its settings)"`
+}
+
+// TrainConfig is the optimisation.
+type TrainConfig struct {
+	Epochs          int       `yaml:"epochs" doc:"training epochs"`
+	BatchSize       int       `yaml:"batch_size" doc:"training batch size"`
+	EvalBatchSize   int       `yaml:"eval_batch_size" doc:"evaluation batch size; 0 = batch_size"`
+	Seed            int64     `yaml:"seed" doc:"seed of the initial weights, the data order and augmentation"`
+	Deterministic   bool      `yaml:"deterministic" doc:"deterministic TensorFlow kernels: with a fixed seed two CPU runs give identical metrics"`
+	Optimizer       string    `yaml:"optimizer" doc:"sgd (momentum) or adamw"`
+	LR              float64   `yaml:"lr" doc:"peak learning rate of the new layers (classifier, attention), for batch_size"`
+	BackboneLRMult  float64   `yaml:"backbone_lr_mult" doc:"learning-rate multiplier of the pretrained backbone (variables loaded from model.pretrained)"`
+	Momentum        float64   `yaml:"momentum" doc:"sgd momentum"`
+	Nesterov        bool      `yaml:"nesterov" doc:"sgd with Nesterov momentum"`
+	WeightDecay     float64   `yaml:"weight_decay" doc:"weight decay (L2 for sgd, decoupled for adamw)"`
+	Beta1           float64   `yaml:"beta1" doc:"adamw β1"`
+	Beta2           float64   `yaml:"beta2" doc:"adamw β2"`
+	Epsilon         float64   `yaml:"epsilon" doc:"adamw ε"`
+	Schedule        string    `yaml:"schedule" doc:"learning-rate schedule after warm-up: cosine, step or constant"`
+	WarmupEpochs    float64   `yaml:"warmup_epochs" doc:"linear warm-up from 0 over this many epochs (fractions allowed)"`
+	Milestones      []float64 `yaml:"milestones" doc:"step schedule: epochs at which the learning rate is multiplied by gamma"`
+	Gamma           float64   `yaml:"gamma" doc:"step schedule factor"`
+	MinLRFactor     float64   `yaml:"min_lr_factor" doc:"cosine schedule: final learning rate as a fraction of lr"`
+	LabelSmoothing  float64   `yaml:"label_smoothing" doc:"label smoothing ε of the cross-entropy"`
+	ClipGradNorm    float64   `yaml:"clip_grad_norm" doc:"clip the global gradient norm to this value; 0 = off"`
+	MixedPrecision  bool      `yaml:"mixed_precision" doc:"GPU only: float16 compute (TensorFlow's auto mixed precision) with dynamic loss scaling"`
+	Selection       string    `yaml:"selection" doc:"model for the test evaluation: best_val (best validation top-1; needs data.val_fraction > 0) or last"`
+	EvalEveryEpochs int       `yaml:"eval_every_epochs" doc:"validate every this many epochs (and always after the last)"`
+}
+
+// CheckpointConfig controls RUN/checkpoints.
+type CheckpointConfig struct {
+	Keep        int `yaml:"keep" doc:"keep the last N checkpoints (the best one is kept besides)"`
+	EveryEpochs int `yaml:"every_epochs" doc:"checkpoint every this many epochs (and always after the last, and on SIGINT/SIGTERM)"`
+}
+
+// LogConfig controls progress output and the run's logs.
+type LogConfig struct {
+	EverySteps  int  `yaml:"every_steps" doc:"plain log line every this many steps when the output is not a terminal; 0 = per epoch only"`
+	TensorBoard bool `yaml:"tensorboard" doc:"write TensorBoard event files in RUN/events"`
+	CAMImages   int  `yaml:"cam_images" doc:"class-activation-map overlays of this many evaluation images in TensorBoard"`
+}
+
+// RuntimeConfig sets up the TensorFlow session.
+type RuntimeConfig struct {
+	IntraOpThreads int  `yaml:"intra_op_threads" doc:"threads inside one op; 0 = number of CPUs"`
+	InterOpThreads int  `yaml:"inter_op_threads" doc:"ops run concurrently; 0 = TensorFlow's choice"`
+	XLA            bool `yaml:"xla" doc:"XLA JIT compilation"`
+}
+
+// RunConfig names the run directory.
+type RunConfig struct {
+	Dir string `yaml:"dir" doc:"run directory; empty = runs/<config file name>; -out overrides"`
+}
+
+// SynthConfig is the generator configuration of data.synthetic.
+func (d DataConfig) SynthConfig() synth.Config {
+	c := synth.DefaultConfig()
+	s := d.Synthetic
+	c.Classes, c.PerClass, c.TrainFraction, c.Size, c.Difficulty, c.Seed = s.Classes, s.PerClass, s.TrainFraction, s.ImageSize, s.Difficulty, uint64(s.Seed)
+	return c
+}
+
+// NetConfig is the nets configuration of a model with numClasses outputs.
+func (c *Config) NetConfig(numClasses int) nets.Config {
+	n := nets.DefaultConfig()
+	n.Attention = c.Model.Attention
+	n.Depth = c.Model.Depth
+	n.NumClasses = numClasses
+	n.WidthMultiplier = c.Model.WidthMultiplier
+	n.CSCAFusion = c.Model.CSCAFusion
+	n.GateForm = c.Model.GateForm
+	n.Reduction = c.Model.Reduction
+	n.AttentionStages = append([]int(nil), c.Model.AttentionStages...)
+	n.Dropout = c.Model.Dropout
+	return n
+}
+
+// ResizeSize is data.resize_size with 0 resolved to image_size·8/7 (512 for 448, 256 for 224).
+func (d DataConfig) ResolvedResize() int {
+	if d.ResizeSize > 0 {
+		return d.ResizeSize
+	}
+	return d.ImageSize * 8 / 7
+}
+
+// EvalBatch is train.eval_batch_size with 0 resolved.
+func (t TrainConfig) EvalBatch() int {
+	if t.EvalBatchSize > 0 {
+		return t.EvalBatchSize
+	}
+	return t.BatchSize
+}
+
+// DefaultRunDir is the run directory used when neither run.dir nor -out is given: runs/<name of the
+// config file without extension>, or runs/run without a file.
+func DefaultRunDir(configPath string) string {
+	name := strings.TrimSuffix(filepath.Base(configPath), filepath.Ext(configPath))
+	if configPath == "" || name == "" {
+		name = "run"
+	}
+	return filepath.Join("runs", name)
+}
+
+// validate collects every problem of a decoded configuration; checkPaths also requires data.root and
+// model.pretrained to exist.
+func (c *Config) validate(checkPaths bool, stat func(string) error) []string {
+	var p []string
+	bad := func(key string, v any, want string) {
+		p = append(p, fmt.Sprintf("%s: %v: %s", key, quoteIfString(v), want))
+	}
+	oneOf := func(key, v string, allowed ...string) {
+		for _, a := range allowed {
+			if v == a {
+				return
+			}
+		}
+		bad(key, v, "want one of "+strings.Join(allowed, ", "))
+	}
+	m := c.Model
+	oneOf("model.attention", m.Attention, nets.Variants()...)
+	switch m.Depth {
+	case 18, 34, 50, 101:
+	default:
+		bad("model.depth", m.Depth, "want 18, 34, 50 or 101")
+	}
+	if m.NumClasses < 0 {
+		bad("model.num_classes", m.NumClasses, "want 0 (from the dataset) or a positive count")
+	}
+	if !(m.WidthMultiplier > 0 && m.WidthMultiplier <= 16) {
+		bad("model.width_multiplier", m.WidthMultiplier, "want a value in (0, 16]")
+	}
+	oneOf("model.csca_fusion", m.CSCAFusion, "parallel", "sequential")
+	oneOf("model.gate_form", m.GateForm, "plain", "residual")
+	if m.Reduction < 1 {
+		bad("model.reduction", m.Reduction, "want at least 1")
+	}
+	seen := map[int]bool{}
+	for _, st := range m.AttentionStages {
+		if st < 1 || st > 4 || seen[st] {
+			bad("model.attention_stages", m.AttentionStages, "want distinct stages among 1, 2, 3, 4")
+			break
+		}
+		seen[st] = true
+	}
+	if !(m.Dropout >= 0 && m.Dropout < 1) {
+		bad("model.dropout", m.Dropout, "want a rate in [0, 1)")
+	}
+	if m.Pretrained != "" {
+		if m.WidthMultiplier != 1 {
+			bad("model.width_multiplier", m.WidthMultiplier, "want 1 with model.pretrained (torchvision's widths)")
+		}
+		if !strings.HasSuffix(m.Pretrained, ".safetensors") {
+			bad("model.pretrained", m.Pretrained, "want a .safetensors file")
+		}
+		if checkPaths {
+			if err := stat(m.Pretrained); err != nil {
+				bad("model.pretrained", m.Pretrained, "file not found")
+			}
+		}
+	}
+
+	d := c.Data
+	oneOf("data.format", d.Format, "cub", "dogs", "cars", "folder", "synthetic")
+	if d.Root == "" {
+		p = append(p, "data.root: missing: want the dataset directory")
+	} else if checkPaths && d.Format != "synthetic" {
+		if err := stat(d.Root); err != nil {
+			bad("data.root", d.Root, "directory not found")
+		}
+	}
+	if d.ImageSize < 16 || d.ImageSize > 4096 {
+		bad("data.image_size", d.ImageSize, "want 16 to 4096 pixels")
+	}
+	if d.ResizeSize != 0 && d.ResizeSize < d.ImageSize {
+		bad("data.resize_size", d.ResizeSize, fmt.Sprintf("want 0 or at least data.image_size (%d)", d.ImageSize))
+	}
+	oneOf("data.train_crop", d.TrainCrop, "random", "random_resized")
+	if d.Rotation < 0 || d.Rotation > 180 {
+		bad("data.rotation", d.Rotation, "want 0 to 180 degrees")
+	}
+	if len(d.ColorJitter) != 4 {
+		bad("data.color_jitter", d.ColorJitter, "want 4 values: brightness, contrast, saturation, hue")
+	} else {
+		for i, v := range d.ColorJitter[:3] {
+			if v < 0 || v > 1 {
+				bad("data.color_jitter", d.ColorJitter, fmt.Sprintf("value %d (%g) wants 0 to 1", i+1, v))
+			}
+		}
+		if h := d.ColorJitter[3]; h < 0 || h > 0.5 {
+			bad("data.color_jitter", d.ColorJitter, fmt.Sprintf("hue (%g) wants 0 to 0.5", h))
+		}
+	}
+	if !(d.ValFraction >= 0 && d.ValFraction < 1) {
+		bad("data.val_fraction", d.ValFraction, "want a fraction in [0, 1)")
+	}
+	if d.Workers < 0 {
+		bad("data.workers", d.Workers, "want 0 (number of CPUs) or more")
+	}
+	if d.Format == "synthetic" {
+		s := d.Synthetic
+		if s.Classes < 2 || s.Classes > synth.MaxClasses {
+			bad("data.synthetic.classes", s.Classes, fmt.Sprintf("want 2 to %d", synth.MaxClasses))
+		}
+		if s.PerClass < 2 {
+			bad("data.synthetic.per_class", s.PerClass, "want at least 2")
+		}
+		if !(s.TrainFraction > 0 && s.TrainFraction < 1) {
+			bad("data.synthetic.train_fraction", s.TrainFraction, "want a fraction in (0, 1)")
+		}
+		if s.ImageSize < 32 || s.ImageSize > 2048 {
+			bad("data.synthetic.image_size", s.ImageSize, "want 32 to 2048 pixels")
+		}
+		if s.Difficulty < 0 || s.Difficulty > 1 {
+			bad("data.synthetic.difficulty", s.Difficulty, "want 0 to 1")
+		}
+	}
+
+	t := c.Train
+	if t.Epochs < 1 {
+		bad("train.epochs", t.Epochs, "want at least 1")
+	}
+	if t.BatchSize < 1 {
+		bad("train.batch_size", t.BatchSize, "want at least 1")
+	}
+	if t.EvalBatchSize < 0 {
+		bad("train.eval_batch_size", t.EvalBatchSize, "want 0 (= batch_size) or more")
+	}
+	oneOf("train.optimizer", t.Optimizer, "sgd", "adamw")
+	if !(t.LR > 0 && t.LR < 100) {
+		bad("train.lr", t.LR, "want a value in (0, 100)")
+	}
+	if !(t.BackboneLRMult >= 0 && t.BackboneLRMult <= 10) {
+		bad("train.backbone_lr_mult", t.BackboneLRMult, "want 0 to 10")
+	}
+	if !(t.Momentum >= 0 && t.Momentum < 1) {
+		bad("train.momentum", t.Momentum, "want a value in [0, 1)")
+	}
+	if t.Nesterov && t.Momentum == 0 {
+		bad("train.nesterov", t.Nesterov, "wants train.momentum > 0")
+	}
+	if !(t.WeightDecay >= 0 && t.WeightDecay < 1) {
+		bad("train.weight_decay", t.WeightDecay, "want a value in [0, 1)")
+	}
+	if !(t.Beta1 >= 0 && t.Beta1 < 1) {
+		bad("train.beta1", t.Beta1, "want a value in [0, 1)")
+	}
+	if !(t.Beta2 >= 0 && t.Beta2 < 1) {
+		bad("train.beta2", t.Beta2, "want a value in [0, 1)")
+	}
+	if !(t.Epsilon > 0 && t.Epsilon < 1) {
+		bad("train.epsilon", t.Epsilon, "want a value in (0, 1)")
+	}
+	oneOf("train.schedule", t.Schedule, "cosine", "step", "constant")
+	if t.WarmupEpochs < 0 || (t.Epochs >= 1 && t.WarmupEpochs >= float64(t.Epochs)) {
+		bad("train.warmup_epochs", t.WarmupEpochs, fmt.Sprintf("want 0 or more and fewer than train.epochs (%d)", t.Epochs))
+	}
+	prev := 0.0
+	for _, m := range t.Milestones {
+		if m <= prev {
+			bad("train.milestones", t.Milestones, "want increasing positive epochs")
+			break
+		}
+		prev = m
+	}
+	if !(t.Gamma > 0 && t.Gamma <= 1) {
+		bad("train.gamma", t.Gamma, "want a value in (0, 1]")
+	}
+	if !(t.MinLRFactor >= 0 && t.MinLRFactor <= 1) {
+		bad("train.min_lr_factor", t.MinLRFactor, "want 0 to 1")
+	}
+	if !(t.LabelSmoothing >= 0 && t.LabelSmoothing < 1) {
+		bad("train.label_smoothing", t.LabelSmoothing, "want a value in [0, 1)")
+	}
+	if t.ClipGradNorm < 0 {
+		bad("train.clip_grad_norm", t.ClipGradNorm, "want 0 (off) or a positive norm")
+	}
+	oneOf("train.selection", t.Selection, "best_val", "last")
+	if t.Selection == "best_val" && d.ValFraction == 0 {
+		bad("train.selection", t.Selection, "needs data.val_fraction > 0 (or use last)")
+	}
+	if t.EvalEveryEpochs < 1 {
+		bad("train.eval_every_epochs", t.EvalEveryEpochs, "want at least 1")
+	}
+	if c.Checkpoint.Keep < 1 {
+		bad("checkpoint.keep", c.Checkpoint.Keep, "want at least 1")
+	}
+	if c.Checkpoint.EveryEpochs < 1 {
+		bad("checkpoint.every_epochs", c.Checkpoint.EveryEpochs, "want at least 1")
+	}
+	if c.Log.EverySteps < 0 {
+		bad("log.every_steps", c.Log.EverySteps, "want 0 or more")
+	}
+	if c.Log.CAMImages < 0 || c.Log.CAMImages > 64 {
+		bad("log.cam_images", c.Log.CAMImages, "want 0 to 64")
+	}
+	if c.Runtime.IntraOpThreads < 0 {
+		bad("runtime.intra_op_threads", c.Runtime.IntraOpThreads, "want 0 or more")
+	}
+	if c.Runtime.InterOpThreads < 0 {
+		bad("runtime.inter_op_threads", c.Runtime.InterOpThreads, "want 0 or more")
+	}
+	return p
+}
+
+func quoteIfString(v any) string {
+	if s, ok := v.(string); ok {
+		return fmt.Sprintf("%q", s)
+	}
+	return fmt.Sprint(v)
+}

@@ -1,0 +1,89 @@
+package train
+
+import (
+	"context"
+	"fmt"
+
+	tf "github.com/galeone/tensorflow/tensorflow/go"
+
+	"github.com/finegrain/finegrain/nets"
+)
+
+// Plan is what a dry run found: the dataset's size, the model's size and the schedule, without training.
+type Plan struct {
+	Config        string      `json:"config"`
+	RunDir        string      `json:"run_dir"`
+	Dataset       PlanDataset `json:"dataset"`
+	Model         PlanModel   `json:"model"`
+	Params        int64       `json:"params"`
+	FLOPs         int64       `json:"flops"` // per image, forward pass (multiply-adds)
+	Variables     int         `json:"variables"`
+	StepsPerEpoch int         `json:"steps_per_epoch"`
+	Epochs        int         `json:"epochs"`
+	TotalSteps    int64       `json:"total_steps"`
+	Optimizer     string      `json:"optimizer"`
+	Selection     string      `json:"selection"`
+	TensorFlow    string      `json:"tensorflow"`
+}
+
+// PlanDataset sizes the splits.
+type PlanDataset struct {
+	Format  string `json:"format"`
+	Root    string `json:"root"`
+	Classes int    `json:"classes"`
+	Train   int    `json:"train"`
+	Val     int    `json:"val"`
+	Test    int    `json:"test"`
+	// Generated is false for a synthetic dataset that the run will generate first (sizes from the config).
+	Generated bool `json:"generated"`
+}
+
+// PlanModel is the network of the run.
+type PlanModel struct {
+	Attention       string  `json:"attention"`
+	Depth           int     `json:"depth"`
+	WidthMultiplier float64 `json:"width_multiplier"`
+	NumClasses      int     `json:"num_classes"`
+	ImageSize       int     `json:"image_size"`
+	Pretrained      string  `json:"pretrained,omitempty"`
+}
+
+// DryRun validates what a run would do: it indexes the dataset (without decoding images), builds the
+// full training graph (model, loss, gradients, optimiser, saver) and reports the sizes.
+func DryRun(ctx context.Context, cfg *Config, configPath, runDir string, build BuildFunc) (*Plan, error) {
+	splits, err := IndexData(ctx, cfg, false)
+	if err != nil {
+		return nil, err
+	}
+	k := len(splits.Classes)
+	if cfg.Model.NumClasses != 0 && cfg.Model.NumClasses != k {
+		return nil, fmt.Errorf("model.num_classes %d: the dataset %s has %d classes (use 0 to take the dataset's)", cfg.Model.NumClasses, splits.Source, k)
+	}
+	tg, err := BuildGraph(cfg, k, build)
+	if err != nil {
+		return nil, err
+	}
+	if err := tg.AddOptimizer(cfg.Train, nil); err != nil {
+		return nil, err
+	}
+	spe := splits.TrainCount / cfg.Train.BatchSize
+	if spe == 0 {
+		return nil, fmt.Errorf("the training split of %s has %d images, fewer than train.batch_size (%d)", splits.Source, splits.TrainCount, cfg.Train.BatchSize)
+	}
+	p := &Plan{
+		Config: configPath, RunDir: runDir,
+		Dataset: PlanDataset{Format: cfg.Data.Format, Root: cfg.Data.Root, Classes: k, Train: splits.TrainCount, Val: splits.ValCount,
+			Test: splits.TestCount, Generated: splits.Generated},
+		Model: PlanModel{Attention: cfg.Model.Attention, Depth: cfg.Model.Depth, WidthMultiplier: cfg.Model.WidthMultiplier,
+			NumClasses: k, ImageSize: cfg.Data.ImageSize, Pretrained: cfg.Model.Pretrained},
+		Params: tg.ModelParams(), Variables: len(tg.G.Variables()) - len(tg.Opt.Slots),
+		StepsPerEpoch: spe, Epochs: cfg.Train.Epochs, TotalSteps: int64(spe) * int64(cfg.Train.Epochs),
+		Optimizer: cfg.Train.Optimizer, Selection: cfg.Train.Selection, TensorFlow: tf.Version(),
+	}
+	if build == nil {
+		if _, flops, err := nets.Stats(tg.Net, cfg.Data.ImageSize); err == nil {
+			p.FLOPs = flops
+		}
+	}
+	return p, nil
+}
