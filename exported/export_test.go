@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	tf "github.com/galeone/tensorflow/tensorflow/go"
 
@@ -155,6 +157,7 @@ func TestExport(t *testing.T) {
 	t.Run("predict", func(t *testing.T) { checkPredict(t, m) })
 	t.Run("bad inputs", func(t *testing.T) { checkBadInputs(t, m) })
 	t.Run("concurrent", func(t *testing.T) { checkConcurrent(t, m) })
+	t.Run("batcher", func(t *testing.T) { checkBatcher(t, m) })
 	t.Run("python", func(t *testing.T) {
 		if testing.Short() {
 			t.Skip("runs Python TensorFlow")
@@ -419,4 +422,53 @@ func toFloat32(v []float64) []float32 {
 		out[i] = float32(f)
 	}
 	return out
+}
+
+// checkBatcher sends requests of 1 to 3 images from many goroutines through a Batcher whose batches
+// hold 4 images, and checks every reply against a direct prediction of the same images.
+func checkBatcher(t *testing.T, m *exported.Model) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	const n = 12
+	inputs := make([]exported.Images, n)
+	want := make([][]float32, n)
+	for i := range inputs {
+		k := 1 + i%3
+		inputs[i] = exported.Images{N: k, Height: 32, Width: 32, Pix: flat32(randomImages(rng, k, 32, 32))}
+		p, err := m.Predict(context.Background(), inputs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = flat32(p.Probabilities)
+	}
+	b := exported.NewBatcher(m, exported.BatchConfig{MaxBatch: 4, MaxDelay: 20 * time.Millisecond})
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range inputs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, err := b.Predict(context.Background(), inputs[i])
+			switch {
+			case err != nil:
+				errs <- err
+			case len(p.Probabilities) != inputs[i].N:
+				errs <- fmt.Errorf("request %d: %d rows for %d images", i, len(p.Probabilities), inputs[i].N)
+			case maxAbsDiff(flat32(p.Probabilities), want[i]) > 1e-5:
+				errs <- fmt.Errorf("request %d: batched probabilities differ by %g", i, maxAbsDiff(flat32(p.Probabilities), want[i]))
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	bad := exported.Images{N: 1, Height: 8, Width: 8, Pix: make([]float32, 8*8*3)}
+	if _, err := b.Predict(context.Background(), bad); err == nil || !strings.Contains(err.Error(), "model wants") {
+		t.Errorf("wrong-size request: %v", err)
+	}
+	b.Close()
+	if _, err := b.Predict(context.Background(), inputs[0]); !errors.Is(err, exported.ErrClosed) {
+		t.Errorf("after Close: %v, want ErrClosed", err)
+	}
 }

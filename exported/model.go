@@ -228,9 +228,8 @@ func WithCAM() PredictOption { return func(o *predictOptions) { o.cam = true } }
 
 // Predict classifies a batch of images of the model's input size.
 func (m *Model) Predict(ctx context.Context, images Images, opts ...PredictOption) (*Prediction, error) {
-	if images.N < 0 || images.Height != m.size || images.Width != m.size || len(images.Pix) != images.N*images.Height*images.Width*3 {
-		return nil, fmt.Errorf("predict: input %s: batch %d×%d×%d×3 with %d values, model wants N×%d×%d×3 (N·%d values)",
-			InputImages, images.N, images.Height, images.Width, len(images.Pix), m.size, m.size, m.size*m.size*3)
+	if err := m.checkImages(images); err != nil {
+		return nil, err
 	}
 	t, err := tf.NewTensor(images.Pix)
 	if err != nil {
@@ -241,6 +240,14 @@ func (m *Model) Predict(ctx context.Context, images Images, opts ...PredictOptio
 	}
 	p, err := m.run(ctx, m.serve, t, opts)
 	return p, wrapPredict(err)
+}
+
+func (m *Model) checkImages(images Images) error {
+	if images.N < 0 || images.Height != m.size || images.Width != m.size || len(images.Pix) != images.N*images.Height*images.Width*3 {
+		return fmt.Errorf("predict: input %s: batch %d×%d×%d×3 with %d values, model wants N×%d×%d×3 (N·%d values)",
+			InputImages, images.N, images.Height, images.Width, len(images.Pix), m.size, m.size, m.size*m.size*3)
+	}
+	return nil
 }
 
 // PredictTensor classifies images given as a tensor, which must be float32 [N, S, S, 3].

@@ -218,6 +218,9 @@ func TestWriteLoadGoAndPython(t *testing.T) {
 		}
 	}
 
+	if testing.Short() {
+		t.Skip("the Python TensorFlow half runs without -short")
+	}
 	raw := filepath.Join(t.TempDir(), "images.f32")
 	writeRaw(t, raw, images)
 	py := pyRun(t, "run", dir, "--images", raw, "4", "8", "8")["serving_default"]
