@@ -13,7 +13,8 @@ import (
 
 // ImportReport lists what an import did, by name: graph variables assigned from the file (Loaded) and
 // left at their initial values (Initialised: attention gates, a classifier of another size), and the
-// file's tensors that matched no variable (Unused, e.g. num_batches_tracked).
+// file's tensors that matched no variable (Unused; BN's num_batches_tracked counters, which have no
+// counterpart, are skipped without mention).
 type ImportReport struct {
 	Loaded, Initialised []string
 	Unused              []string
@@ -53,7 +54,9 @@ func ImportTorchvision(sess *tf.Session, g *ops.Graph, path string) (ImportRepor
 		t := ts[name]
 		v, kind := torchvisionVariable(g, name)
 		if v == nil {
-			rep.Unused = append(rep.Unused, name)
+			if !strings.HasSuffix(name, ".num_batches_tracked") {
+				rep.Unused = append(rep.Unused, name)
+			}
 			continue
 		}
 		want, ok := torchShape(t.Shape, kind, v.Shape)
