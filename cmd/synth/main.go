@@ -48,8 +48,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Uint64Var(&cfg.Seed, "seed", d.Seed, "random seed: the benchmark is a function of it")
 	fs.IntVar(&cfg.Quality, "quality", d.Quality, "JPEG quality, 1..100")
 	fs.IntVar(&cfg.Workers, "workers", 0, "images rendered at once (0: one per CPU); the files do not depend on it")
-	rows := fs.Int("contact-classes", 8, "species (rows) on the contact sheet")
-	cols := fs.Int("contact-samples", 8, "images per species (columns) on the contact sheet")
+	rows := fs.Int("contact-classes", 6, "species (rows) on the contact sheet")
+	cols := fs.Int("contact-samples", 6, "images per species (columns) on the contact sheet")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: synth -out DIR [-contact FILE.png] [flags]\n\n"+
 			"Generates the synthetic fine-grained benchmark: one stylised bird whose species differ only in\n"+
@@ -117,6 +117,9 @@ func writeSheet(path string, cfg synth.Config, rows, cols int) error {
 		return err
 	}
 	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("synth: %w", err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
 		return fmt.Errorf("synth: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {

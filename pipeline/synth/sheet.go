@@ -31,7 +31,8 @@ func ContactSheet(w io.Writer, cfg Config, classes, samples int) error {
 			draw.Draw(sheet, s.img.Bounds().Add(at), s.img, image.Point{}, draw.Src)
 		}
 	}
-	if err := png.Encode(w, sheet); err != nil {
+	enc := png.Encoder{CompressionLevel: png.BestCompression}
+	if err := enc.Encode(w, sheet); err != nil {
 		return fmt.Errorf("synth: contact sheet: %w", err)
 	}
 	return nil
