@@ -22,6 +22,9 @@ import (
 // decode with, so decoded pixels equal PIL's.
 const turboJPEG = true
 
+// JPEGDecoder names the JPEG decoder this build uses: "image/jpeg" or "libjpeg-turbo".
+func JPEGDecoder() string { return "libjpeg-turbo" }
+
 // decodeJPEGTurbo decodes with TurboJPEG's tjDecompress2 at scale 1/denom (denom 1, 2, 4 or 8),
 // with libjpeg's defaults (ISLOW DCT, fancy upsampling), which are PIL's. ok is false when
 // TurboJPEG cannot produce RGB for this file (CMYK and YCCK JPEGs); the caller then falls back to

@@ -162,14 +162,30 @@ func horizontalPass(tmp, pix []uint8, stride, ox, oy, rows, ww int, c coeffs) {
 		for xx := 0; xx < ww; xx++ {
 			k := c.k[xx*c.ksize : xx*c.ksize+c.n[xx]]
 			s := in[(ox+c.lo[xx])*3:]
-			s = s[:len(k)*3]
-			var s0, s1, s2 int32 = half, half, half
-			for t, kt := range k {
-				s0 += int32(s[3*t]) * kt
-				s1 += int32(s[3*t+1]) * kt
-				s2 += int32(s[3*t+2]) * kt
+			o := out[3*xx : 3*xx+3]
+			switch len(k) {
+			case 2:
+				s = s[:6]
+				k0, k1 := k[0], k[1]
+				o[0] = clip8(half + int32(s[0])*k0 + int32(s[3])*k1)
+				o[1] = clip8(half + int32(s[1])*k0 + int32(s[4])*k1)
+				o[2] = clip8(half + int32(s[2])*k0 + int32(s[5])*k1)
+			case 3:
+				s = s[:9]
+				k0, k1, k2 := k[0], k[1], k[2]
+				o[0] = clip8(half + int32(s[0])*k0 + int32(s[3])*k1 + int32(s[6])*k2)
+				o[1] = clip8(half + int32(s[1])*k0 + int32(s[4])*k1 + int32(s[7])*k2)
+				o[2] = clip8(half + int32(s[2])*k0 + int32(s[5])*k1 + int32(s[8])*k2)
+			default:
+				s = s[:len(k)*3]
+				var s0, s1, s2 int32 = half, half, half
+				for t, kt := range k {
+					s0 += int32(s[3*t]) * kt
+					s1 += int32(s[3*t+1]) * kt
+					s2 += int32(s[3*t+2]) * kt
+				}
+				o[0], o[1], o[2] = clip8(s0), clip8(s1), clip8(s2)
 			}
-			out[3*xx], out[3*xx+1], out[3*xx+2] = clip8(s0), clip8(s1), clip8(s2)
 		}
 	}
 }
@@ -177,18 +193,44 @@ func horizontalPass(tmp, pix []uint8, stride, ox, oy, rows, ww int, c coeffs) {
 func verticalPass(dst, tmp []uint8, ww, wh, y0 int, c coeffs) {
 	const half = 1 << (precisionBits - 1)
 	rowLen := ww * 3
+	var acc []int32
 	for yy := 0; yy < wh; yy++ {
 		k := c.k[yy*c.ksize : yy*c.ksize+c.n[yy]]
 		base := (c.lo[yy] - y0) * rowLen
 		out := dst[yy*rowLen : (yy+1)*rowLen]
-		for x := range out {
-			var s int32 = half
-			p := base + x
-			for _, kt := range k {
-				s += int32(tmp[p]) * kt
-				p += rowLen
+		row := func(t int) []uint8 { return tmp[base+t*rowLen : base+(t+1)*rowLen][:len(out)] }
+		switch len(k) {
+		case 1:
+			r0, k0 := row(0), k[0]
+			for x := range out {
+				out[x] = clip8(half + int32(r0[x])*k0)
 			}
-			out[x] = clip8(s)
+		case 2:
+			r0, r1, k0, k1 := row(0), row(1), k[0], k[1]
+			for x := range out {
+				out[x] = clip8(half + int32(r0[x])*k0 + int32(r1[x])*k1)
+			}
+		case 3:
+			r0, r1, r2, k0, k1, k2 := row(0), row(1), row(2), k[0], k[1], k[2]
+			for x := range out {
+				out[x] = clip8(half + int32(r0[x])*k0 + int32(r1[x])*k1 + int32(r2[x])*k2)
+			}
+		default: // downscaling by more than 1.5: accumulate whole rows
+			if acc == nil {
+				acc = make([]int32, rowLen)
+			}
+			for x := range acc {
+				acc[x] = half
+			}
+			for t, kt := range k {
+				r := row(t)
+				for x, v := range r {
+					acc[x] += int32(v) * kt
+				}
+			}
+			for x, s := range acc {
+				out[x] = clip8(s)
+			}
 		}
 	}
 }
