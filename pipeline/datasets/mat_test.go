@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"testing/fstest"
 
 	"github.com/finegrain/finegrain/internal/pyref"
 	"github.com/finegrain/finegrain/pipeline"
@@ -100,6 +101,9 @@ json.dump(need, sys.stdout)
 `
 
 func TestMATDatasets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping the scipy-written datasets in short mode (Python start-up takes seconds)")
+	}
 	py := pyref.Torch(t)
 	dir := t.TempDir()
 	var need map[string][]string
@@ -190,4 +194,47 @@ func TestMATDatasets(t *testing.T) {
 			t.Fatalf("SkipMissing: %v, %d skipped", err, skipped)
 		}
 	})
+}
+
+// FuzzDogs feeds arbitrary MAT files as Stanford Dogs' lists; the seeds are scipy-written lists.
+func FuzzDogs(f *testing.F) {
+	train, err := os.ReadFile("testdata/dogs/train_list.mat")
+	if err != nil {
+		f.Fatal(err)
+	}
+	test, err := os.ReadFile("testdata/dogs/test_list.mat")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(train, test)
+	f.Fuzz(func(t *testing.T, train, test []byte) {
+		fsys := fstest.MapFS{"lists/train_list.mat": {Data: train}, "lists/test_list.mat": {Data: test}}
+		idx, err := open(fsys, "dogs", "root", options{noCheck: true})
+		if err != nil {
+			return
+		}
+		checkIndex(t, idx)
+	})
+}
+
+// TestDogsSeeds reads the committed seed lists, so the dogs reader is covered in short mode too.
+func TestDogsSeeds(t *testing.T) {
+	root := t.TempDir()
+	for _, f := range []string{"train_list.mat", "test_list.mat"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "dogs", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, root, "lists/"+f, string(b))
+	}
+	for _, p := range []string{"n02085620-Chihuahua/n02085620_1.jpg", "n02085782-Japanese_spaniel/n02085782_1.jpg", "n02085620-Chihuahua/n02085620_2.jpg"} {
+		writeJPEG(t, root, "Images/"+p, 3)
+	}
+	idx, err := Open("dogs", root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(idx.Classes, []string{"Chihuahua", "Japanese_spaniel"}) || len(idx.Train) != 2 || len(idx.Test) != 1 || idx.Train[1].Label != 1 {
+		t.Errorf("classes %q, %d train, %d test", idx.Classes, len(idx.Train), len(idx.Test))
+	}
 }
