@@ -234,12 +234,17 @@ func curvesPlot(path string, t *Table, dataset string, runs []Run) error {
 			}
 			line.Color = variantColor(t, v)
 			line.Width = vg.Points(1.5)
-			points.Color = line.Color
-			points.Shape = draw.CircleGlyph{}
-			points.Radius = vg.Points(1.5)
-			pl.p.Add(line, points)
+			thumbs := []plot.Thumbnailer{line}
+			pl.p.Add(line)
+			if len(xys) <= 30 { // a dot per epoch while they stay apart
+				points.Color = line.Color
+				points.Shape = draw.CircleGlyph{}
+				points.Radius = vg.Points(1.5)
+				pl.p.Add(points)
+				thumbs = append(thumbs, points)
+			}
 			if k == 0 {
-				left.Legend.Add(fmt.Sprintf("%s (%d)", shortTitle(v), seeds), line, points)
+				left.Legend.Add(fmt.Sprintf("%s (%d)", shortTitle(v), seeds), thumbs...)
 			}
 		}
 	}

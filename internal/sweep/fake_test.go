@@ -34,6 +34,7 @@ func TestMain(m *testing.M) {
 //	hang      write a checkpoint and RUN/ready, wait for SIGINT, write RUN/interrupted, exit 130
 //	hangonce  hang without -resume, ok with it
 //	stubborn  write RUN/ready and ignore SIGINT
+//	last      write RUN/ready, wait for SIGINT, then finish as ok (a stop requested in the last epoch)
 func fakeTrain(args []string) int {
 	var out, attention, seed string
 	resume := false
@@ -101,7 +102,7 @@ func fakeTrain(args []string) int {
 		return 3
 	case "silent":
 		return 0
-	case "hang", "stubborn":
+	case "hang", "stubborn", "last":
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, os.Interrupt)
 		touch("checkpoints/ckpt-1.index")
@@ -110,8 +111,14 @@ func fakeTrain(args []string) int {
 		for mode == "stubborn" {
 			time.Sleep(time.Hour)
 		}
+		if mode == "last" {
+			break
+		}
 		touch("interrupted")
 		return 130
+	}
+	if mode == "last" {
+		touch("interrupted")
 	}
 	touch("checkpoints/ckpt-1.index")
 	var s int

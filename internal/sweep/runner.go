@@ -207,19 +207,27 @@ func (r *Runner) train(ctx context.Context, run Run, found State) (Status, error
 	}
 	ownProcessGroup(cmd)
 	err := cmd.Run()
-	fmt.Fprintf(log, "=== sweep %s: trainer exited: %v\n", time.Now().Format(time.RFC3339), exitText(err))
+	// After a cancellation Run reports the context's error even when the trainer went on to finish (a
+	// stop requested in the last epoch still ends with the test evaluation): the process's own status
+	// and summary.json decide.
+	exit := exitText(err)
+	if cmd.ProcessState != nil {
+		exit = cmd.ProcessState.String()
+	}
+	exitedOK := cmd.ProcessState != nil && cmd.ProcessState.Success()
+	fmt.Fprintf(log, "=== sweep %s: trainer exited: %s\n", time.Now().Format(time.RFC3339), exit)
 	if cerr := log.Close(); cerr != nil {
 		return Failed, cerr
 	}
 	_, statErr := os.Stat(filepath.Join(run.Dir, SummaryFile))
 	finished := statErr == nil
 	switch {
-	case err == nil && finished:
+	case exitedOK && finished:
 		return Finished, nil
 	case ctx.Err() != nil:
 		return Interrupted, nil
 	case err != nil:
-		return Failed, fmt.Errorf("trainer: %v%s", exitText(err), logTail(log.Path(), 5))
+		return Failed, fmt.Errorf("trainer: %s%s", exit, logTail(log.Path(), 5))
 	default:
 		return Failed, fmt.Errorf("trainer exited 0 without writing %s", filepath.Join(run.Dir, SummaryFile))
 	}

@@ -327,10 +327,12 @@ func TestExecuteInterrupt(t *testing.T) {
 		name        string
 		mode        string
 		grace       time.Duration
-		interrupted bool // the child saw SIGINT and exited by itself
+		interrupted bool   // the child saw SIGINT and exited by itself
+		status      Status // of the interrupted run
 	}{
-		{"child checkpoints and exits", "hangonce", 10 * time.Second, true},
-		{"child ignoring SIGINT is killed after the grace", "stubborn", 200 * time.Millisecond, false},
+		{"child checkpoints and exits", "hangonce", 10 * time.Second, true, Interrupted},
+		{"child ignoring SIGINT is killed after the grace", "stubborn", 200 * time.Millisecond, false, Interrupted},
+		{"child stopped in its last epoch finishes", "last", 10 * time.Second, true, Finished},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -358,7 +360,7 @@ func TestExecuteInterrupt(t *testing.T) {
 			if elapsed := time.Since(t0); elapsed > tc.grace+20*time.Second {
 				t.Errorf("Execute took %v after cancellation", elapsed)
 			}
-			want := map[string]Status{"d/ca/seed1": Interrupted, "d/sa/seed1": NotStarted}
+			want := map[string]Status{"d/ca/seed1": tc.status, "d/sa/seed1": NotStarted}
 			if got := statuses(out); !reflect.DeepEqual(got, want) {
 				t.Fatalf("statuses %v, want %v", got, want)
 			}
@@ -367,7 +369,8 @@ func TestExecuteInterrupt(t *testing.T) {
 				t.Errorf("child handled SIGINT: %v, want %v", got, tc.interrupted)
 			}
 			var sum bytes.Buffer
-			if err := Summarize(&sum, out); err == nil || !strings.Contains(sum.String(), "interrupted d/ca/seed1") {
+			err = Summarize(&sum, out)
+			if err == nil || strings.Contains(sum.String(), "interrupted d/ca/seed1") != (tc.status == Interrupted) {
 				t.Errorf("Summarize = %v:\n%s", err, sum.String())
 			}
 			if tc.mode != "hangonce" {
