@@ -74,16 +74,26 @@ func adjustContrast(m *RGB, factor float64) {
 	applyTable(m, blendTable(uint8(mean), float32(factor)))
 }
 
-// adjustSaturation is F.adjust_saturation: blend each pixel with its own L value.
+// adjustSaturation is F.adjust_saturation: blend each pixel with its own L value. The blends of
+// each gray level with every value are tabulated on first use.
 func adjustSaturation(m *RGB, factor float64) {
 	if factor == 1 {
 		return
 	}
 	alpha := float32(factor)
+	tab := make([]uint8, 256*256) // tab[l<<8|v] = blend(l, v, alpha)
+	var built [256]bool
 	p := m.Pix
 	for i := 0; i+2 < len(p); i += 3 {
 		l := luma(p[i], p[i+1], p[i+2])
-		p[i], p[i+1], p[i+2] = blend(l, p[i], alpha), blend(l, p[i+1], alpha), blend(l, p[i+2], alpha)
+		row := tab[int(l)<<8 : int(l)<<8+256]
+		if !built[l] {
+			for v := range row {
+				row[v] = blend(l, uint8(v), alpha)
+			}
+			built[l] = true
+		}
+		p[i], p[i+1], p[i+2] = row[p[i]], row[p[i+1]], row[p[i+2]]
 	}
 }
 
