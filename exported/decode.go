@@ -169,18 +169,15 @@ func resizeCrop(s *op.Scope, img tf.Output, p Preprocess) tf.Output {
 	newLong := op.FloorDiv(s.SubScope("new_long"), op.Mul(s.SubScope("r_long"), r, long), short)
 	newH := op.Select(s.SubScope("new_h"), portrait, newLong, r)
 	newW := op.Select(s.SubScope("new_w"), portrait, r, newLong)
-	size := op.Pack(s.SubScope("size"), []tf.Output{newH, newW})
-	scale := op.Div(s.SubScope("scale"), op.Cast(s.SubScope("size_f"), size, tf.Float),
-		op.Cast(s.SubScope("old_f"), op.Pack(s.SubScope("old"), []tf.Output{h, w}), tf.Float))
-	batch := op.ExpandDims(s.SubScope("batch"), img, c("batch_axis", int32(0)))
-	resized := s.SubScope("resize").AddOperation(tf.OpSpec{
-		Type:  "ScaleAndTranslate",
-		Input: []tf.Input{batch, size, scale, c("translation", []float32{0, 0})},
-		Attrs: map[string]any{"kernel_type": "triangle", "antialias": true},
-	})
-	if resized == nil {
-		return img
-	}
+	// PIL resamples in two passes, horizontal then vertical, rounding to 8 bits after each (round half
+	// up from fixed point); doing the same keeps the in-graph result within rounding of the pipeline's.
+	oneF := c("one_f", float32(1))
+	wide := resizePass(s.SubScope("horizontal"), op.ExpandDims(s.SubScope("batch"), img, c("batch_axis", int32(0))),
+		op.Pack(s.SubScope("wide_size"), []tf.Output{h, newW}),
+		op.Pack(s.SubScope("wide_scale"), []tf.Output{oneF, ratio(s.SubScope("sx"), newW, w)}))
+	resized := resizePass(s.SubScope("vertical"), wide,
+		op.Pack(s.SubScope("size"), []tf.Output{newH, newW}),
+		op.Pack(s.SubScope("scale"), []tf.Output{ratio(s.SubScope("sy"), newH, h), oneF}))
 	// torchvision: crop_top = int(round((height - size) / 2)), Python's round halving to even, as
 	// TensorFlow's Round does.
 	crop := c("crop", int32(p.ImageSize))
@@ -189,6 +186,27 @@ func resizeCrop(s *op.Scope, img tf.Output, p Preprocess) tf.Output {
 		return op.Cast(s.SubScope(name), op.Round(s.SubScope(name+"_round"), half), tf.Int32)
 	}
 	begin := op.Pack(s.SubScope("begin"), []tf.Output{c("begin_n", int32(0)), offset("top", newH), offset("left", newW), c("begin_c", int32(0))})
-	cropped := op.Slice(s.SubScope("crop_slice"), resized.Output(0), begin, c("crop_size", []int32{1, int32(p.ImageSize), int32(p.ImageSize), 3}))
+	cropped := op.Slice(s.SubScope("crop_slice"), resized, begin, c("crop_size", []int32{1, int32(p.ImageSize), int32(p.ImageSize), 3}))
 	return op.Reshape(s.SubScope("image"), cropped, c("image_shape", []int32{int32(p.ImageSize), int32(p.ImageSize), 3}))
+}
+
+// ratio is float32(a) / float32(b) for int32 scalars.
+func ratio(s *op.Scope, a, b tf.Output) tf.Output {
+	return op.Div(s, op.Cast(s.SubScope("a"), a, tf.Float), op.Cast(s.SubScope("b"), b, tf.Float))
+}
+
+// resizePass resamples [1, h, w, 3] images to size with a triangle (bilinear) filter widened by the
+// downscaling factor (antialiasing, as PIL and tf.image.resize(antialias=True)), then rounds half up
+// and clips to 0..255 as PIL's 8-bit resampling does. An axis with scale 1 is left unchanged.
+func resizePass(s *op.Scope, x, size, scale tf.Output) tf.Output {
+	r := s.AddOperation(tf.OpSpec{
+		Type:  "ScaleAndTranslate",
+		Input: []tf.Input{x, size, scale, op.Const(s.SubScope("translation"), []float32{0, 0})},
+		Attrs: map[string]any{"kernel_type": "triangle", "antialias": true},
+	})
+	if r == nil {
+		return x
+	}
+	rounded := op.Floor(s.SubScope("round"), op.Add(s.SubScope("half"), r.Output(0), op.Const(s.SubScope("half_c"), float32(0.5))))
+	return op.ClipByValue(s.SubScope("clip"), rounded, op.Const(s.SubScope("lo"), float32(0)), op.Const(s.SubScope("hi"), float32(255)))
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"image"
 	"image/color"
+	"image/jpeg"
 	"image/png"
 	"math"
 	"math/rand/v2"
@@ -11,6 +12,8 @@ import (
 
 	tf "github.com/galeone/tensorflow/tensorflow/go"
 	"github.com/galeone/tensorflow/tensorflow/go/op"
+
+	"github.com/finegrain/finegrain/pipeline"
 )
 
 func randomPNG(t *testing.T, rng *rand.Rand, w, h int) ([]byte, *image.RGBA) {
@@ -75,6 +78,118 @@ func TestDecodeBatchIdentityResize(t *testing.T) {
 						t.Fatalf("image %d (%dx%d) pixel (%d,%d,%d) = %v, want %v", n, w, h, y, x, k, got[n][y][x][k], want[k])
 					}
 				}
+			}
+		}
+	}
+}
+
+// smoothImage is a photograph-like random image: smooth colour fields, so that JPEG coding error and
+// resampling differences stay in the range real images show.
+func smoothImage(rng *rand.Rand, w, h int) *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	var c [3][4]float64
+	for k := range c {
+		for j := range c[k] {
+			c[k][j] = rng.Float64()
+		}
+	}
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			u, v := float64(x)/float64(w), float64(y)/float64(h)
+			var px [3]uint8
+			for k := range px {
+				f := 0.5 + 0.25*math.Sin(6*c[k][0]*u+4*c[k][1]*v+6*c[k][2]) + 0.25*math.Cos(9*c[k][3]*u*v)
+				px[k] = uint8(math.Round(255 * math.Min(1, math.Max(0, f))))
+			}
+			img.SetRGBA(x, y, color.RGBA{px[0], px[1], px[2], 255})
+		}
+	}
+	return img
+}
+
+// runDecode runs decodeBatch on encoded images and returns the flattened [N, S, S, 3] result.
+func runDecode(t *testing.T, p Preprocess, encoded [][]byte) [][]float32 {
+	t.Helper()
+	g := tf.NewGraph()
+	s := op.NewScopeWithGraph(g)
+	data := op.Placeholder(s.SubScope("data"), tf.String, op.PlaceholderShape(tf.MakeShape(-1)))
+	out, err := decodeBatch(g, "jpeg", data, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := stringTensor(encoded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := tf.NewSession(g, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	res, err := sess.Run(map[tf.Output]*tf.Tensor{data: in}, []tf.Output{out}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows [][]float32
+	for _, img := range res[0].Value().([][][][]float32) {
+		var row []float32
+		for _, r := range img {
+			for _, px := range r {
+				row = append(row, px...)
+			}
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// TestDecodeMatchesEvalPipeline compares predict_jpeg's in-graph preprocessing with the Go evaluation
+// pipeline (pipeline.EvalEncoded: PIL-exact decode, antialiased bilinear resize, centre crop) on PNG
+// and JPEG images that are scaled down, scaled up and left at size.
+func TestDecodeMatchesEvalPipeline(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	p := Preprocess{ResizeSize: 73, ImageSize: 64}
+	cfg := pipeline.DefaultConfig()
+	cfg.ImageSize, cfg.ResizeSize, cfg.ScaledDecode = p.ImageSize, p.ResizeSize, false
+	for _, format := range []string{"png", "jpeg"} {
+		var encoded [][]byte
+		sizes := [][2]int{{73, 73}, {73, 100}, {300, 200}, {161, 413}, {50, 60}, {640, 480}}
+		for _, wh := range sizes {
+			var buf bytes.Buffer
+			img := smoothImage(rng, wh[0], wh[1])
+			var err error
+			if format == "png" {
+				err = png.Encode(&buf, img)
+			} else {
+				err = jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			encoded = append(encoded, buf.Bytes())
+		}
+		got := runDecode(t, p, encoded)
+		for i, b := range encoded {
+			want, err := pipeline.EvalEncoded(b, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			worst, sum := 0.0, 0.0
+			for j := range want {
+				d := math.Abs(float64(got[i][j] - want[j]))
+				worst, sum = math.Max(worst, d), sum+d
+			}
+			mean := sum / float64(len(want))
+			t.Logf("%s %dx%d: in-graph vs pipeline max |diff| %.2f, mean %.3f (0..255)", format, sizes[i][0], sizes[i][1], worst, mean)
+			// PNG: the same pixels, resampled with PIL's two 8-bit passes; float32 weights against PIL's
+			// 22-bit fixed point flip a rounding now and then. JPEG adds the decoders' differences
+			// (libjpeg-turbo in TensorFlow, Go's decoder with libjpeg-style upsampling in the pipeline).
+			maxTol, meanTol := 1.0, 0.01
+			if format == "jpeg" {
+				maxTol, meanTol = 3, 0.05
+			}
+			if worst > maxTol || mean > meanTol {
+				t.Errorf("%s %dx%d: in-graph preprocessing differs from the pipeline by max %.2f, mean %.3f (want <= %g, %g)", format, sizes[i][0], sizes[i][1], worst, mean, maxTol, meanTol)
 			}
 		}
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/finegrain/finegrain/internal/pyref"
 	"github.com/finegrain/finegrain/nets"
 	"github.com/finegrain/finegrain/ops"
+	"github.com/finegrain/finegrain/pipeline"
 )
 
 // tinyNet is a ResNet-18 with CSCA gates at 1/8 width: the real architecture, small enough for tests.
@@ -158,6 +159,7 @@ func TestExport(t *testing.T) {
 	t.Run("bad inputs", func(t *testing.T) { checkBadInputs(t, m) })
 	t.Run("concurrent", func(t *testing.T) { checkConcurrent(t, m) })
 	t.Run("batcher", func(t *testing.T) { checkBatcher(t, m) })
+	t.Run("predict_jpeg vs pipeline", func(t *testing.T) { checkEvalPipeline(t, m) })
 	t.Run("python", func(t *testing.T) {
 		if testing.Short() {
 			t.Skip("runs Python TensorFlow")
@@ -470,5 +472,39 @@ func checkBatcher(t *testing.T, m *exported.Model) {
 	b.Close()
 	if _, err := b.Predict(context.Background(), inputs[0]); !errors.Is(err, exported.ErrClosed) {
 		t.Errorf("after Close: %v, want ErrClosed", err)
+	}
+}
+
+// checkEvalPipeline classifies the same JPEG and PNG files with predict_jpeg (preprocessing in the
+// graph) and with serving_default fed by the Go evaluation pipeline (pipeline.EvalEncoded).
+func checkEvalPipeline(t *testing.T, m *exported.Model) {
+	rng := rand.New(rand.NewPCG(6, 6))
+	cfg := pipeline.DefaultConfig()
+	cfg.ImageSize, cfg.ResizeSize, cfg.ScaledDecode = m.InputSize(), m.Metadata().ResizeSize, false
+	for _, format := range []string{"png", "jpeg"} {
+		var encoded [][]byte
+		images := exported.Images{Height: m.InputSize(), Width: m.InputSize()}
+		for _, wh := range [][2]int{{40, 40}, {40, 57}, {71, 40}, {64, 48}, {120, 90}, {33, 35}} {
+			b := encode(t, testImage(rng, wh[0], wh[1]), format)
+			pix, err := pipeline.EvalEncoded(b, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			encoded, images.Pix, images.N = append(encoded, b), append(images.Pix, pix...), images.N+1
+		}
+		ctx := context.Background()
+		inGraph, err := m.PredictEncoded(ctx, encoded)
+		if err != nil {
+			t.Fatal(err)
+		}
+		goPipeline, err := m.Predict(ctx, images)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := maxAbsDiff(flat32(inGraph.Probabilities), flat32(goPipeline.Probabilities))
+		t.Logf("%s: predict_jpeg vs Go eval pipeline + serving_default: max |diff| of probabilities %.3g", format, d)
+		if d > 1e-4 {
+			t.Errorf("%s: predict_jpeg and the Go eval pipeline differ by %.3g in probability (want <= 1e-4)", format, d)
+		}
 	}
 }
