@@ -109,3 +109,26 @@ func BenchmarkStages(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkScaledDecode compares decoding a 1600×1200 JPEG for the eval transforms at 448 (Resize
+// 512) at full scale and at the 1/2 scale ScaledDecode picks (turbojpeg builds only).
+func BenchmarkScaledDecode(b *testing.B) {
+	if !turboJPEG {
+		b.Skip("reduced-scale decoding needs the turbojpeg build tag")
+	}
+	data := encodeJPEG(b, testImage(1600, 1200, 3))
+	for _, scaled := range []bool{false, true} {
+		b.Run(fmt.Sprintf("scaled=%v", scaled), func(b *testing.B) {
+			var l loader
+			l.cfg = DefaultConfig()
+			l.cfg.ScaledDecode = scaled
+			for b.Loop() {
+				pix, err := l.process(data, "", false, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				l.putPix(pix)
+			}
+		})
+	}
+}
