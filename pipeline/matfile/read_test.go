@@ -276,9 +276,72 @@ func checkAgainstScipy(t *testing.T, py string, files []string) {
 	}
 }
 
-func TestReadScipyFiles(t *testing.T) {
+// matlabStyle returns files written the way MATLAB writes them (doubles stored as small integers,
+// UTF-16 chars, small data elements), in both byte orders (scipy cannot write big-endian), with and
+// without compression, by name.
+func matlabStyle() map[string][]byte {
+	out := map[string][]byte{}
+	for _, order := range []byteOrder{binary.LittleEndian, binary.BigEndian} {
+		for _, compress := range []bool{false, true} {
+			w := &mwriter{order: order, compress: compress}
+			vars := append(carsLike(),
+				wvar{"u16text", wchar{dims: []int{1, 3}, s: "a\u00e9\u2713"}},
+				wvar{"ascii", wchar{dims: []int{1, 2}, s: "ok", typ: miUINT8}},
+				wvar{"mat", wchar{dims: []int{2, 2}, s: "adbe"}},
+				wvar{"logic", wnum{class: ClassUint8, logical: true, dims: []int{1, 3}, re: []float64{1, 0, 1}}},
+				wvar{"neg", wnum{class: ClassDouble, typ: miINT16, dims: []int{2, 1}, re: []float64{-300, 7}}},
+				wvar{"cplx", wnum{class: ClassSingle, dims: []int{1, 2}, re: []float64{1, 2}, im: []float64{-1, 0.5}}},
+			)
+			out[fmt.Sprintf("go_%v_%v.mat", order, compress)] = w.file(vars...)
+		}
+	}
+	return out
+}
+
+// TestReadMATLABStyle checks MATLAB-style files against the values written (TestAgainstScipy
+// checks them against scipy's reader too).
+func TestReadMATLABStyle(t *testing.T) {
+	for name, b := range matlabStyle() {
+		got, err := Read(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		names, err := got["class_names"].Strings()
+		if err != nil || strings.Join(names, "|") != "AM General H1 |Ram C/V 2012\u00e9" {
+			t.Errorf("%s: class_names = %q, %v", name, names, err)
+		}
+		ann := got["annotations"]
+		for i := range 3 {
+			for f, want := range map[string]int{"bbox_x1": 10*(i+1) + 0, "bbox_y1": 10*(i+1) + 1, "bbox_x2": 10*(i+1) + 300, "bbox_y2": 10*(i+1) + 200, "class": i + 1} {
+				v, err := ann.FieldAt(i, f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n, err := v.Int(); n != want || err != nil || v.Class != ClassDouble {
+					t.Errorf("%s: annotations[%d].%s = %d (%s), %v; want %d double", name, i, f, n, v.Class, err, want)
+				}
+			}
+		}
+		if rows, _ := got["mat"].Strings(); strings.Join(rows, "|") != "ab|de" {
+			t.Errorf("%s: char matrix rows = %q, want [ab de]", name, rows)
+		}
+		if s, _ := got["u16text"].Text(); s != "a\u00e9\u2713" {
+			t.Errorf("%s: u16text = %q", name, s)
+		}
+		if is, _ := got["neg"].Ints(); len(is) != 2 || is[0] != -300 {
+			t.Errorf("%s: neg = %v", name, is)
+		}
+		if cs, _ := got["cplx"].Complex128s(); len(cs) != 2 || cs[1] != complex(2, 0.5) {
+			t.Errorf("%s: cplx = %v", name, cs)
+		}
+	}
+}
+
+// TestAgainstScipy reads files written by scipy.io.savemat (compressed or not, 1-D arrays as rows or
+// columns) and the MATLAB-style files, and compares every variable with what scipy.io.loadmat reads.
+func TestAgainstScipy(t *testing.T) {
 	if testing.Short() {
-		t.Skip("skipping the scipy oracle in short mode")
+		t.Skip("skipping the scipy oracle in short mode (Python start-up takes seconds)")
 	}
 	py := pyref.Torch(t)
 	dir := t.TempDir()
@@ -286,6 +349,13 @@ func TestReadScipyFiles(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(dir, "*.mat"))
 	if len(files) != 4 {
 		t.Fatalf("scipy wrote %d files, want 4", len(files))
+	}
+	for name, b := range matlabStyle() {
+		f := filepath.Join(dir, name)
+		if err := os.WriteFile(f, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
 	}
 	checkAgainstScipy(t, py, files)
 
@@ -316,66 +386,6 @@ func TestReadScipyFiles(t *testing.T) {
 	if s, _ := vars["uni"].Text(); s != "h\u00e9llo \u2713 \U0001d11e" {
 		t.Errorf("uni = %q", s)
 	}
-}
-
-// TestReadMATLABStyle writes files the way MATLAB does (and big-endian, which scipy cannot write),
-// and checks them against scipy's reader as well as against the values written.
-func TestReadMATLABStyle(t *testing.T) {
-	if testing.Short() {
-		t.Skip("skipping the scipy oracle in short mode")
-	}
-	dir := t.TempDir()
-	var files []string
-	for _, order := range []byteOrder{binary.LittleEndian, binary.BigEndian} {
-		for _, compress := range []bool{false, true} {
-			w := &mwriter{order: order, compress: compress}
-			vars := append(carsLike(),
-				wvar{"u16text", wchar{dims: []int{1, 3}, s: "a\u00e9\u2713"}},
-				wvar{"ascii", wchar{dims: []int{1, 2}, s: "ok", typ: miUINT8}},
-				wvar{"mat", wchar{dims: []int{2, 2}, s: "adbe"}},
-				wvar{"logic", wnum{class: ClassUint8, logical: true, dims: []int{1, 3}, re: []float64{1, 0, 1}}},
-				wvar{"neg", wnum{class: ClassDouble, typ: miINT16, dims: []int{2, 1}, re: []float64{-300, 7}}},
-				wvar{"cplx", wnum{class: ClassSingle, dims: []int{1, 2}, re: []float64{1, 2}, im: []float64{-1, 0.5}}},
-			)
-			b := w.file(vars...)
-			f := filepath.Join(dir, fmt.Sprintf("go_%v_%v.mat", order, compress))
-			if err := os.WriteFile(f, b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			files = append(files, f)
-
-			got, err := Read(bytes.NewReader(b))
-			if err != nil {
-				t.Fatalf("%v compress=%v: %v", order, compress, err)
-			}
-			names, err := got["class_names"].Strings()
-			if err != nil || strings.Join(names, "|") != "AM General H1 |Ram C/V 2012\u00e9" {
-				t.Errorf("class_names = %q, %v", names, err)
-			}
-			ann := got["annotations"]
-			for i := range 3 {
-				for f, want := range map[string]int{"bbox_x1": 10*(i+1) + 0, "bbox_y1": 10*(i+1) + 1, "bbox_x2": 10*(i+1) + 300, "bbox_y2": 10*(i+1) + 200, "class": i + 1} {
-					v, err := ann.FieldAt(i, f)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if n, err := v.Int(); n != want || err != nil || v.Class != ClassDouble {
-						t.Errorf("annotations[%d].%s = %d (%s), %v; want %d double", i, f, n, v.Class, err, want)
-					}
-				}
-			}
-			if rows, _ := got["mat"].Strings(); strings.Join(rows, "|") != "ab|de" {
-				t.Errorf("char matrix rows = %q, want [ab de]", rows)
-			}
-			if s, _ := got["ascii"].Text(); s != "ok" {
-				t.Errorf("ascii = %q", s)
-			}
-			if is, _ := got["neg"].Ints(); len(is) != 2 || is[0] != -300 {
-				t.Errorf("neg = %v", is)
-			}
-		}
-	}
-	checkAgainstScipy(t, pyref.Torch(t), files)
 }
 
 // TestReadQuirks covers what scipy reads differently from MATLAB: empty cells (MATLAB writes an

@@ -12,7 +12,8 @@ import (
 // regenerated rather than mixed with new ones.
 const version = 1
 
-// Config describes a benchmark. The zero value of a field means its default (DefaultConfig).
+// Config describes a benchmark. Zero Classes, PerClass, Size, TrainFraction and Quality mean their
+// DefaultConfig values; Difficulty and Seed are taken as given (0 is a valid value of both).
 type Config struct {
 	Classes       int     `json:"classes"`        // number of species, 2..MaxClasses
 	PerClass      int     `json:"per_class"`      // images per species, >= 2

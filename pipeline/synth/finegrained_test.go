@@ -25,6 +25,33 @@ func histogram(img *image.RGBA, r image.Rectangle) []float64 {
 	return h
 }
 
+// edges is a global shape statistic: the histogram of gradient orientations (8 bins, weighted by
+// magnitude) over 4×4 cells of the grey image, with the mean edge strength.
+func edges(img *image.RGBA) []float64 {
+	b := img.Bounds()
+	grey := func(x, y int) float64 {
+		i := img.PixOffset(x, y)
+		return 0.299*float64(img.Pix[i]) + 0.587*float64(img.Pix[i+1]) + 0.114*float64(img.Pix[i+2])
+	}
+	h := make([]float64, 4*4*8+1)
+	for y := b.Min.Y + 1; y < b.Max.Y-1; y++ {
+		for x := b.Min.X + 1; x < b.Max.X-1; x++ {
+			gx, gy := grey(x+1, y)-grey(x-1, y), grey(x, y+1)-grey(x, y-1)
+			m := math.Hypot(gx, gy)
+			o := int((math.Atan2(gy, gx)+math.Pi)/(2*math.Pi)*8) % 8
+			cell := (y-b.Min.Y)*4/b.Dy()*4 + (x-b.Min.X)*4/b.Dx()
+			h[cell*8+o] += m
+			h[len(h)-1] += m
+		}
+	}
+	total := h[len(h)-1]
+	for i := range h[:len(h)-1] {
+		h[i] = math.Sqrt(h[i] / max(total, 1))
+	}
+	h[len(h)-1] /= float64(b.Dx() * b.Dy() * 255)
+	return h
+}
+
 // nearestMean trains a nearest-class-mean classifier on (x, y) pairs with train[i] set and returns
 // its accuracy on the others.
 func nearestMean(x [][]float64, y []int, train []bool, classes int) float64 {
@@ -70,8 +97,8 @@ func nearestMean(x [][]float64, y []int, train []bool, classes int) float64 {
 }
 
 // TestFineGrained checks the property the benchmark exists for: the classes cannot be told apart by
-// the global colour statistics of an image (a nearest-class-mean classifier on colour histograms is
-// near chance), while the colour attributes can be read from the region of their part with the same
+// the global colour or shape statistics of an image (a nearest-class-mean classifier on colour
+// histograms, or on edge-orientation histograms, is near chance), while the colour attributes can be read from the region of their part with the same
 // classifier. (TestAttributesAreLocal covers the shape attributes.)
 func TestFineGrained(t *testing.T) {
 	classes, per := 20, 20
@@ -81,6 +108,7 @@ func TestFineGrained(t *testing.T) {
 	cfg := Config{Size: 128, Difficulty: 0.5, Seed: 3}
 	var (
 		global  [][]float64
+		shapes  [][]float64
 		regions [numAttrs][][]float64
 		labels  []int
 		values  [numAttrs][]int
@@ -91,6 +119,7 @@ func TestFineGrained(t *testing.T) {
 		for j := range per {
 			s := render(sp, cfg.Size, cfg.Difficulty, cfg.Seed, j)
 			global = append(global, histogram(s.img, s.img.Bounds()))
+			shapes = append(shapes, edges(s.img))
 			for a := range numAttrs {
 				regions[a] = append(regions[a], histogram(s.img, s.regions[a]))
 				values[a] = append(values[a], sp.attrs[a])
@@ -104,6 +133,11 @@ func TestFineGrained(t *testing.T) {
 	t.Logf("global colour histogram: %.3f accuracy over %d classes (chance %.3f)", globalAcc, classes, chance)
 	if globalAcc > 2.5*chance {
 		t.Errorf("global colour histograms separate the classes: accuracy %.3f, chance %.3f", globalAcc, chance)
+	}
+	shapeAcc := nearestMean(shapes, labels, train, classes)
+	t.Logf("global edge-orientation histogram: %.3f accuracy", shapeAcc)
+	if shapeAcc > 2.5*chance {
+		t.Errorf("global edge statistics separate the classes: accuracy %.3f, chance %.3f", shapeAcc, chance)
 	}
 	for _, a := range []int{attrWingBar, attrEyeRing, attrTail} {
 		n := len(attributes[a].values)
