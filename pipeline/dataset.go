@@ -374,10 +374,10 @@ func (it *shuffleIter[T]) Next(ctx context.Context) (T, error) {
 
 func (it *shuffleIter[T]) Close() error { return it.up.Close() }
 
-// Batched (tf.data's batch) groups consecutive elements into slices of size n (at least 1). The last, shorter batch is
-// kept unless dropRemainder. An element error is returned as it arrives and the batch being
-// filled carries on with the following elements, so dropping bad elements upstream (IgnoreErrors)
-// keeps every batch full.
+// Batched (tf.data's batch) groups consecutive elements into slices of size n (at least 1). The
+// last, shorter batch is kept unless dropRemainder. An element error is returned as it arrives
+// and the batch being filled carries on with the following elements, so dropping bad elements
+// upstream (IgnoreErrors) keeps every batch full.
 func Batched[T any](d Dataset[T], n int, dropRemainder bool) Dataset[[]T] {
 	n = max(n, 1)
 	return DatasetFunc[[]T](func(ctx context.Context, epoch int) Iterator[[]T] {

@@ -153,6 +153,26 @@ func TestTrainLoader(t *testing.T) {
 			}
 		}
 	}
+
+	// Stopped early: closed after one batch, and cancelled through the context.
+	l, err = NewTrain(context.Background(), recs, cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Next(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	l, err = NewTrain(ctx, recs, cfg, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if _, err := l.Next(context.Background()); !errors.Is(err, context.Canceled) {
+		t.Errorf("after cancel: %v", err)
+	}
+	l.Close()
 	done()
 }
 
