@@ -31,7 +31,7 @@ func TestMeasureGo(t *testing.T) {
 	var files []string
 	for i := range 2 {
 		path := filepath.Join(dir, "a"+string(rune('0'+i))+".jpg")
-		if err := writeJPEG(path, 500, 375, uint64(i)); err != nil {
+		if err := writeJPEG(path, 120, 90, uint64(i)); err != nil {
 			t.Fatal(err)
 		}
 		files = append(files, path)
