@@ -180,20 +180,7 @@ var hueTables = sync.OnceValue(func() *hueTabs {
 func (t *hueTabs) toRGB(h, s, v uint8) (uint8, uint8, uint8) {
 	p := t.p[int(s)<<8|int(v)]
 	x := clipInt8(roundHalfAway(float64(v) * t.qt[int(s)<<8|int(h)]))
-	switch t.sector[h] {
-	case 0:
-		return v, x, p
-	case 1:
-		return x, v, p
-	case 2:
-		return p, v, x
-	case 3:
-		return p, x, v
-	case 4:
-		return x, p, v
-	default:
-		return v, p, x
-	}
+	return sectorRGB(int(t.sector[h]), v, p, x, x) // each sector uses only one of q and t
 }
 
 // roundHalfAway is C's round for x >= 0, exactly (x - trunc(x) is exact in floating point).
@@ -240,7 +227,12 @@ func hsvToRGB(h, s, v uint8) (uint8, uint8, uint8) {
 	p := clipInt8(int(math.Round(fv * (1.0 - float64(fs)))))
 	q := clipInt8(int(math.Round(fv * (1.0 - float64(fs*f)))))
 	t := clipInt8(int(math.Round(fv * (1.0 - float64(fs)*(1.0-float64(f))))))
-	switch hsvSector(h) {
+	return sectorRGB(hsvSector(h), v, p, q, t)
+}
+
+// sectorRGB is hsv2rgb's final switch: R, G and B from v, p, q and t by hue sector.
+func sectorRGB(sector int, v, p, q, t uint8) (uint8, uint8, uint8) {
+	switch sector {
 	case 0:
 		return v, t, p
 	case 1:

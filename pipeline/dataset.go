@@ -121,6 +121,52 @@ type result[T any] struct {
 	err error
 }
 
+// pass is what stages with goroutines share: the upstream iterator, read by the stage's own
+// goroutine, and a context that ends the goroutines when cancelled or when Close is called.
+type pass[T any] struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	up     Iterator[T]
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+func startPass[T any](ctx context.Context, d Dataset[T], epoch int) pass[T] {
+	ctx, cancel := context.WithCancel(ctx)
+	return pass[T]{ctx: ctx, cancel: cancel, up: d.Open(ctx, epoch)}
+}
+
+// Close cancels the goroutines, waits for them and closes the upstream iterator.
+func (p *pass[T]) Close() error {
+	var err error
+	p.once.Do(func() {
+		p.cancel()
+		p.wg.Wait()
+		err = p.up.Close()
+	})
+	return err
+}
+
+// receive waits for a value on ch, for ctx (the caller's) or for the pass's context. A closed
+// channel means the pass has ended: io.EOF, or the context's error if it was cancelled.
+func receive[T, V any](p *pass[T], ctx context.Context, ch <-chan V) (V, error) {
+	var zero V
+	select {
+	case v, ok := <-ch:
+		if !ok {
+			if err := p.ctx.Err(); err != nil {
+				return zero, err
+			}
+			return zero, io.EOF
+		}
+		return v, nil
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	case <-p.ctx.Done():
+		return zero, p.ctx.Err()
+	}
+}
+
 // Map applies fn to every element with workers goroutines. With ordered, elements come out in
 // input order (tf.data's deterministic=True); otherwise in completion order, which keeps slow
 // elements from stalling the rest. With workers <= 0, fn runs in the goroutine calling Next, in
@@ -133,8 +179,8 @@ func Map[T, U any](d Dataset[T], workers int, ordered bool, fn func(context.Cont
 		})
 	}
 	return DatasetFunc[U](func(ctx context.Context, epoch int) Iterator[U] {
-		ctx, cancel := context.WithCancel(ctx)
-		it := &mapIter[T, U]{ctx: ctx, cancel: cancel, up: d.Open(ctx, epoch)}
+		it := &mapIter[T, U]{pass: startPass(ctx, d, epoch)}
+		ctx = it.ctx
 		jobs := make(chan mapJob[T, U])
 		if ordered {
 			it.order = make(chan chan result[U], 2*workers)
@@ -182,14 +228,10 @@ type mapJob[T, U any] struct {
 }
 
 type mapIter[T, U any] struct {
-	ctx     context.Context
-	cancel  context.CancelFunc
-	up      Iterator[T]
-	wg      sync.WaitGroup
+	pass[T]
 	order   chan chan result[U] // ordered mode: one slot per element, in input order
 	results chan result[U]      // unordered mode
 	pending chan result[U]      // ordered mode: slot taken from order but not yet read
-	once    sync.Once
 }
 
 // feed reads the upstream iterator and hands elements to the workers until it ends.
@@ -236,59 +278,26 @@ func (it *mapIter[T, U]) Next(ctx context.Context) (U, error) {
 	if err := firstDone(it.ctx, ctx); err != nil {
 		return zero, err
 	}
-	if it.order != nil {
-		if it.pending == nil {
-			select {
-			case slot, ok := <-it.order:
-				if !ok {
-					return zero, it.end()
-				}
-				it.pending = slot
-			case <-ctx.Done():
-				return zero, ctx.Err()
-			case <-it.ctx.Done():
-				return zero, it.ctx.Err()
-			}
-		}
-		select {
-		case r := <-it.pending:
-			it.pending = nil
-			return r.v, r.err
-		case <-ctx.Done():
-			return zero, ctx.Err()
-		case <-it.ctx.Done():
-			return zero, it.ctx.Err()
-		}
-	}
-	select {
-	case r, ok := <-it.results:
-		if !ok {
-			return zero, it.end()
+	if it.order == nil {
+		r, err := receive(&it.pass, ctx, it.results)
+		if err != nil {
+			return zero, err
 		}
 		return r.v, r.err
-	case <-ctx.Done():
-		return zero, ctx.Err()
-	case <-it.ctx.Done():
-		return zero, it.ctx.Err()
 	}
-}
-
-// end is the error for a finished pass: the context's if it was cancelled, else io.EOF.
-func (it *mapIter[T, U]) end() error {
-	if err := it.ctx.Err(); err != nil {
-		return err
+	if it.pending == nil {
+		slot, err := receive(&it.pass, ctx, it.order)
+		if err != nil {
+			return zero, err
+		}
+		it.pending = slot
 	}
-	return io.EOF
-}
-
-func (it *mapIter[T, U]) Close() error {
-	var err error
-	it.once.Do(func() {
-		it.cancel()
-		it.wg.Wait()
-		err = it.up.Close()
-	})
-	return err
+	r, err := receive(&it.pass, ctx, it.pending)
+	if err != nil {
+		return zero, err
+	}
+	it.pending = nil
+	return r.v, r.err
 }
 
 type syncMapIter[T, U any] struct {
@@ -422,8 +431,8 @@ func (it *batchIter[T]) Close() error { return it.up.Close() }
 func Prefetch[T any](d Dataset[T], n int) Dataset[T] {
 	n = max(n, 1)
 	return DatasetFunc[T](func(ctx context.Context, epoch int) Iterator[T] {
-		ctx, cancel := context.WithCancel(ctx)
-		it := &prefetchIter[T]{ctx: ctx, cancel: cancel, up: d.Open(ctx, epoch), ch: make(chan result[T], n)}
+		it := &prefetchIter[T]{pass: startPass(ctx, d, epoch), ch: make(chan result[T], n)}
+		ctx = it.ctx
 		it.wg.Add(1)
 		go func() {
 			defer it.wg.Done()
@@ -445,12 +454,8 @@ func Prefetch[T any](d Dataset[T], n int) Dataset[T] {
 }
 
 type prefetchIter[T any] struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	up     Iterator[T]
-	ch     chan result[T]
-	wg     sync.WaitGroup
-	once   sync.Once
+	pass[T]
+	ch chan result[T]
 }
 
 func (it *prefetchIter[T]) Next(ctx context.Context) (T, error) {
@@ -458,30 +463,11 @@ func (it *prefetchIter[T]) Next(ctx context.Context) (T, error) {
 	if err := firstDone(it.ctx, ctx); err != nil {
 		return zero, err
 	}
-	select {
-	case r, ok := <-it.ch:
-		if !ok {
-			if err := it.ctx.Err(); err != nil {
-				return zero, err
-			}
-			return zero, io.EOF
-		}
-		return r.v, r.err
-	case <-ctx.Done():
-		return zero, ctx.Err()
-	case <-it.ctx.Done():
-		return zero, it.ctx.Err()
+	r, err := receive(&it.pass, ctx, it.ch)
+	if err != nil {
+		return zero, err
 	}
-}
-
-func (it *prefetchIter[T]) Close() error {
-	var err error
-	it.once.Do(func() {
-		it.cancel()
-		it.wg.Wait()
-		err = it.up.Close()
-	})
-	return err
+	return r.v, r.err
 }
 
 // Repeat makes count passes over d (forever when count < 0). Pass k of d is opened with epoch

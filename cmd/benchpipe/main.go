@@ -15,7 +15,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"image"
@@ -32,6 +31,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/finegrain/finegrain/internal/pyref"
 	"github.com/finegrain/finegrain/pipeline"
 )
 
@@ -66,9 +66,9 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("-workers %q: %w", *workersFlag, err)
 	}
-	root, err := repoRoot()
+	root, err := pyref.RepoRoot() // where .venv and pipeline/bench_tfdata.py are
 	if err != nil {
-		return err
+		return fmt.Errorf("run benchpipe inside the repository: %w", err)
 	}
 	files, cleanup, err := inputFiles(*dir)
 	if err != nil {
@@ -277,24 +277,6 @@ func parseInts(s string) ([]int, error) {
 		out = append(out, v)
 	}
 	return out, nil
-}
-
-// repoRoot finds the directory holding go.mod above the working directory.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run benchpipe inside the repository (no go.mod above the working directory)")
-		}
-		dir = parent
-	}
 }
 
 func lastLine(s string) string {
