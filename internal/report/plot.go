@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -204,6 +205,7 @@ func curvesPlot(path string, t *Table, dataset string, runs []Run) error {
 	right.Y.Label.Text = "Training loss"
 	for _, p := range []*plot.Plot{left, right} {
 		p.X.Label.Text = "Epoch"
+		p.X.Tick.Marker = epochTicks{}
 		p.Add(plotter.NewGrid())
 	}
 	left.Legend.Top = false
@@ -287,4 +289,20 @@ func savePanels(path string, panels []*plot.Plot, cols int) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// epochTicks are plot.DefaultTicks without the ticks between whole epochs.
+type epochTicks struct{}
+
+func (epochTicks) Ticks(lo, hi float64) []plot.Tick {
+	var out []plot.Tick
+	for _, t := range (plot.DefaultTicks{}).Ticks(lo, hi) {
+		if t.Value == math.Trunc(t.Value) {
+			if t.Label != "" {
+				t.Label = strconv.Itoa(int(t.Value))
+			}
+			out = append(out, t)
+		}
+	}
+	return out
 }

@@ -73,7 +73,7 @@ type Settings struct {
 type Row struct {
 	Dataset  string
 	Cells    []*Cell // one per Table.Variants; nil where no run
-	Best     []int   // indices of the cells with the highest mean (none with fewer than two cells)
+	Best     []int   // indices of the cells with the highest mean; none with fewer than two cells or when all tie
 	Settings Settings
 }
 
@@ -197,6 +197,9 @@ func (t *Table) newRow(dataset string, runs []Run) Row {
 			if c != nil && c.Mean == best {
 				row.Best = append(row.Best, i)
 			}
+		}
+		if len(row.Best) == filled { // all equal: no best
+			row.Best = nil
 		}
 	}
 	return row

@@ -31,6 +31,8 @@ type Runner struct {
 	Grace time.Duration
 	// Progress receives one line per run started and ended; nil is quiet.
 	Progress io.Writer
+
+	progressMu sync.Mutex // one line at a time from the parallel runs
 }
 
 // Status is how a run of a sweep ended.
@@ -107,7 +109,7 @@ func (r *Runner) Execute(ctx context.Context, runs []Run) ([]Outcome, error) {
 	defer stop()
 	jobs := make(chan int)
 	var wg sync.WaitGroup
-	var mu sync.Mutex // guards Progress and started
+	var mu sync.Mutex // guards started
 	started := 0
 	for w := 0; w < min(r.parallel(), len(todo)); w++ {
 		wg.Add(1)
@@ -168,6 +170,8 @@ func verb(s State) string {
 func (r *Runner) parallel() int { return max(1, r.Parallel) }
 
 func (r *Runner) printf(format string, args ...any) {
+	r.progressMu.Lock()
+	defer r.progressMu.Unlock()
 	if r.Progress != nil {
 		fmt.Fprintf(r.Progress, format, args...)
 	}
