@@ -8,7 +8,9 @@ definitions (brightness and saturation as blends with black and with the graysca
 as a blend with the grayscale mean, hue with tf.image.adjust_hue), then batches of 16 (remainder
 dropped) and prefetch(2). The map runs with num_parallel_calls=--workers.
 
-Prints one JSON object: {"workers", "images", "seconds", "images_per_s", "intra_op", "tf_version"}.
+Prints one JSON object: {"workers", "images", "seconds", "images_per_s", "cpu_seconds",
+"images_per_cpu_s", "intra_op", "tf_version"}; CPU time is the process's user + system time over the
+timed part, all threads included.
 Run with the project's .venv python; cmd/benchpipe runs it next to the Go pipeline.
 """
 
@@ -16,6 +18,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -104,14 +107,20 @@ def main():
     it = iter(ds)
     next(it)  # warm-up: tracing and the first batch
     batches = max(1, args.images // args.batch)
-    start = time.perf_counter()
+
+    def cpu():
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    start, cpu0 = time.perf_counter(), cpu()
     for _ in range(batches):
         batch = next(it)
     _ = batch.numpy()
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, cpu() - cpu0
     n = batches * args.batch
     print(json.dumps({"workers": args.workers, "images": n, "seconds": seconds,
-                      "images_per_s": n / seconds, "intra_op": args.intra_op,
+                      "images_per_s": n / seconds, "cpu_seconds": cpu_seconds,
+                      "images_per_cpu_s": n / cpu_seconds, "intra_op": args.intra_op,
                       "tf_version": tf.__version__}))
 
 

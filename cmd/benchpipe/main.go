@@ -28,6 +28,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -35,13 +36,22 @@ import (
 	"github.com/finegrain/finegrain/pipeline"
 )
 
+// rate is a measured throughput: images per second of wall-clock time and per second of CPU time
+// (user + system, all threads of the process). On a shared or busy machine the second is the
+// steadier measure, and it is what a pipeline costs a trainer running on the same cores.
+type rate struct {
+	PerSec    float64 `json:"images_per_s"`
+	PerCPUSec float64 `json:"images_per_cpu_s"`
+}
+
 // result is one row of the report.
 type result struct {
 	Workers     int     `json:"workers"`
 	Images      int     `json:"images"`
-	GoPerSec    float64 `json:"go_images_per_s"`
-	TFPerSec    float64 `json:"tfdata_images_per_s,omitempty"`
-	Ratio       float64 `json:"go_over_tfdata,omitempty"`
+	Go          rate    `json:"go"`
+	TF          *rate   `json:"tfdata,omitempty"`
+	Ratio       float64 `json:"go_over_tfdata,omitempty"`         // wall-clock rates
+	CPURatio    float64 `json:"go_over_tfdata_per_cpu,omitempty"` // CPU-time rates
 	JPEGDecoder string  `json:"jpeg_decoder"`
 	TFError     string  `json:"tfdata_error,omitempty"`
 }
@@ -83,7 +93,7 @@ func run() error {
 	var results []result
 	for _, w := range workers {
 		r := result{Workers: w, JPEGDecoder: pipeline.JPEGDecoder()}
-		r.Images, r.GoPerSec, err = measureGo(files, *n, w)
+		r.Images, r.Go, err = measureGo(files, *n, w)
 		if err != nil {
 			return err
 		}
@@ -92,7 +102,7 @@ func run() error {
 			if err != nil {
 				r.TFError = err.Error()
 			} else {
-				r.TFPerSec, r.Ratio = tf, r.GoPerSec/tf
+				r.TF, r.Ratio, r.CPURatio = &tf, r.Go.PerSec/tf.PerSec, r.Go.PerCPUSec/tf.PerCPUSec
 			}
 		}
 		results = append(results, r)
@@ -105,13 +115,14 @@ func run() error {
 	fmt.Printf("train transforms at 448x448, %d images per measurement, %d files, JPEG decoder %s\n",
 		*n, len(files), pipeline.JPEGDecoder())
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workers\tGo img/s\ttf.data img/s\tGo/tf.data\t")
+	fmt.Fprintln(tw, "workers\tGo img/s\ttf.data img/s\tGo/tf.data\tGo img/CPU-s\ttf.data img/CPU-s\tGo/tf.data\t")
 	for _, r := range results {
-		tfs, ratio := "-", "-"
-		if r.TFError == "" && r.TFPerSec > 0 {
-			tfs, ratio = fmt.Sprintf("%.1f", r.TFPerSec), fmt.Sprintf("%.2f", r.Ratio)
+		tfs, ratio, tfc, cratio := "-", "-", "-", "-"
+		if r.TF != nil {
+			tfs, ratio = fmt.Sprintf("%.1f", r.TF.PerSec), fmt.Sprintf("%.2f", r.Ratio)
+			tfc, cratio = fmt.Sprintf("%.1f", r.TF.PerCPUSec), fmt.Sprintf("%.2f", r.CPURatio)
 		}
-		fmt.Fprintf(tw, "%d\t%.1f\t%s\t%s\t\n", r.Workers, r.GoPerSec, tfs, ratio)
+		fmt.Fprintf(tw, "%d\t%.1f\t%s\t%s\t%.1f\t%s\t%s\t\n", r.Workers, r.Go.PerSec, tfs, ratio, r.Go.PerCPUSec, tfc, cratio)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -125,8 +136,8 @@ func run() error {
 }
 
 // measureGo runs the train pipeline over n images (files cycled) plus one warm-up batch and
-// returns the images timed and the rate.
-func measureGo(files []string, n, workers int) (int, float64, error) {
+// returns the images timed and the rates.
+func measureGo(files []string, n, workers int) (int, rate, error) {
 	cfg := pipeline.DefaultConfig()
 	cfg.Workers = workers
 	batches := max(1, n/cfg.BatchSize)
@@ -137,10 +148,11 @@ func measureGo(files []string, n, workers int) (int, float64, error) {
 	ctx := context.Background()
 	l, err := pipeline.NewTrain(ctx, recs, cfg, 0)
 	if err != nil {
-		return 0, 0, err
+		return 0, rate{}, err
 	}
 	defer l.Close()
 	var start time.Time
+	var cpu0 time.Duration
 	images := 0
 	for i := 0; ; i++ {
 		b, err := l.Next(ctx)
@@ -148,33 +160,43 @@ func measureGo(files []string, n, workers int) (int, float64, error) {
 			break
 		}
 		if err != nil {
-			return 0, 0, err
+			return 0, rate{}, err
 		}
 		if i == 0 {
-			start = time.Now() // after the warm-up batch, as the tf.data script does
+			start, cpu0 = time.Now(), cpuTime() // after the warm-up batch, as the tf.data script does
 		} else {
 			images += b.Len()
 		}
 		b.Release()
 	}
+	wall, cpu := time.Since(start), cpuTime()-cpu0
 	if l.Skipped() > 0 {
-		return 0, 0, fmt.Errorf("%d images could not be decoded", l.Skipped())
+		return 0, rate{}, fmt.Errorf("%d images could not be decoded", l.Skipped())
 	}
-	return images, float64(images) / time.Since(start).Seconds(), nil
+	return images, rate{float64(images) / wall.Seconds(), float64(images) / cpu.Seconds()}, nil
 }
 
-// measureTF runs bench_tfdata.py and returns its images per second.
-func measureTF(python, script string, files []string, n, workers, intraOp int) (float64, error) {
+// cpuTime is the process's user + system time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// measureTF runs bench_tfdata.py and returns its rates.
+func measureTF(python, script string, files []string, n, workers, intraOp int) (rate, error) {
 	list, err := os.CreateTemp("", "benchpipe-files-*.txt")
 	if err != nil {
-		return 0, err
+		return rate{}, err
 	}
 	defer os.Remove(list.Name())
 	if _, err := list.WriteString(strings.Join(files, "\n") + "\n"); err != nil {
-		return 0, err
+		return rate{}, err
 	}
 	if err := list.Close(); err != nil {
-		return 0, err
+		return rate{}, err
 	}
 	cmd := exec.Command(python, script, "--files", list.Name(), "--images", strconv.Itoa(n),
 		"--workers", strconv.Itoa(workers), "--intra-op", strconv.Itoa(intraOp))
@@ -182,15 +204,13 @@ func measureTF(python, script string, files []string, n, workers, intraOp int) (
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return 0, fmt.Errorf("%s %s: %v: %s", python, script, err, lastLine(stderr.String()))
+		return rate{}, fmt.Errorf("%s %s: %v: %s", python, script, err, lastLine(stderr.String()))
 	}
-	var out struct {
-		ImagesPerSec float64 `json:"images_per_s"`
+	var out rate
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil || out.PerSec <= 0 || out.PerCPUSec <= 0 {
+		return rate{}, fmt.Errorf("%s: unexpected output %q: %v", script, stdout.String(), err)
 	}
-	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil || out.ImagesPerSec <= 0 {
-		return 0, fmt.Errorf("%s: unexpected output %q: %v", script, stdout.String(), err)
-	}
-	return out.ImagesPerSec, nil
+	return out, nil
 }
 
 // inputFiles lists the JPEGs of dir, or writes synthetic ones to a temporary directory.

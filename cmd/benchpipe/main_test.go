@@ -36,11 +36,11 @@ func TestMeasureGo(t *testing.T) {
 		}
 		files = append(files, path)
 	}
-	n, rate, err := measureGo(files, 16, 2)
+	n, r, err := measureGo(files, 16, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 16 || rate <= 0 {
-		t.Errorf("%d images at %.1f/s, want 16 at a positive rate", n, rate)
+	if n != 16 || r.PerSec <= 0 || r.PerCPUSec <= 0 {
+		t.Errorf("%d images at %+v, want 16 at positive rates", n, r)
 	}
 }
