@@ -1,0 +1,238 @@
+// Command export writes a trained model as a TensorFlow SavedModel (package exported):
+//
+//	go run ./cmd/export -checkpoint runs/demo -out runs/demo/export
+//	go run ./cmd/export -config configs/csca_cub.yaml -weights resnet50.safetensors -out export/
+//
+// -checkpoint takes a run directory (its latest checkpoint, or with -best the best one), a checkpoint
+// directory or a variables prefix; without -config the run's config.yaml is used and the run's
+// summary.json supplies the metrics. -weights takes a torchvision-named safetensors file instead. The
+// class names come from -labels, else from the dataset of the configuration when it is on disk, else
+// they are class_0, class_1, ...
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	tf "github.com/galeone/tensorflow/tensorflow/go"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/finegrain/finegrain/exported"
+	"github.com/finegrain/finegrain/nets"
+	"github.com/finegrain/finegrain/ops"
+	"github.com/finegrain/finegrain/train"
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("export", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	var cf train.ConfigFlags
+	cf.Register(fl)
+	checkpoint := fl.String("checkpoint", "", "run directory, checkpoint directory or variables `prefix` to export")
+	best := fl.Bool("best", false, "with a run directory: its best checkpoint (by validation top-1) instead of the latest")
+	weights := fl.String("weights", "", "torchvision-named .safetensors `file` to export instead of a checkpoint")
+	labelsFile := fl.String("labels", "", "class names, one per line in class-id order (default: the dataset's)")
+	out := fl.String("out", "", "SavedModel `directory` to create (must not exist or be empty)")
+	fl.Usage = func() {
+		fmt.Fprintf(stderr, `Usage: export (-checkpoint PATH [-best] | -weights FILE.safetensors) [-config FILE] [-set key=value]... -out DIR
+
+Writes a SavedModel with signatures serving_default (images float32 [N,S,S,3], 0..255) and
+predict_jpeg (encoded images), assets/labels.txt and assets/metadata.json.
+
+Examples:
+  go run ./cmd/export -checkpoint runs/demo -out runs/demo/export
+  go run ./cmd/export -checkpoint runs/csca_cub -best -out export/csca_cub
+  go run ./cmd/export -config configs/csca_cub.yaml -weights resnet50.safetensors -out export/r50
+
+Flags:
+`)
+		fl.PrintDefaults()
+	}
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	switch {
+	case fl.NArg() > 0:
+		fmt.Fprintf(stderr, "export: unexpected arguments %q (see -h)\n", fl.Args())
+		return exitUsage
+	case (*checkpoint == "") == (*weights == ""):
+		fmt.Fprintln(stderr, "export: give exactly one of -checkpoint and -weights (see -h)")
+		return exitUsage
+	case *out == "":
+		fmt.Fprintln(stderr, "export: -out DIR is required")
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := export(ctx, &cf, *checkpoint, *best, *weights, *labelsFile, *out, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "export: %v\n", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+func export(ctx context.Context, cf *train.ConfigFlags, checkpoint string, best bool, weightsFile, labelsFile, out string, stdout, stderr io.Writer) error {
+	var runDir, prefix string
+	if checkpoint != "" {
+		ckptDir, p, err := train.ResolveCheckpoint(checkpoint, best)
+		if err != nil {
+			return err
+		}
+		prefix = p
+		// RUN/checkpoints/ckpt-N/model: the run directory is two levels above the checkpoint's.
+		if dir := filepath.Dir(filepath.Dir(ckptDir)); fileExists(filepath.Join(dir, "config.yaml")) {
+			runDir = dir
+		}
+		if cf.Path == "" && runDir != "" {
+			cf.Path = filepath.Join(runDir, "config.yaml")
+		}
+	}
+	cfg, err := cf.Load(false)
+	if err != nil {
+		return err
+	}
+	var summary map[string]any
+	if runDir != "" {
+		if b, err := os.ReadFile(filepath.Join(runDir, "summary.json")); err == nil {
+			if err := json.Unmarshal(b, &summary); err != nil {
+				return fmt.Errorf("%s: %w", filepath.Join(runDir, "summary.json"), err)
+			}
+		}
+	}
+	labels, err := classNames(ctx, cfg, labelsFile, summary, stderr)
+	if err != nil {
+		return err
+	}
+	resolved, err := configJSON(cfg)
+	if err != nil {
+		return err
+	}
+	spec := exported.Spec{
+		Net:        cfg.NetConfig(len(labels)),
+		Preprocess: exported.Preprocess{ResizeSize: cfg.Data.ResolvedResize(), ImageSize: cfg.Data.ImageSize},
+		Labels:     labels,
+		Dataset:    cfg.Data.Format,
+		Config:     resolved,
+		Metrics:    metrics(summary),
+	}
+	sc := train.SessionConfig(cfg)
+	spec.Session = &sc
+	var w exported.Weights
+	source := prefix
+	if prefix != "" {
+		w = exported.FromCheckpoint(prefix)
+	} else {
+		source = weightsFile
+		w = func(_ context.Context, sess *tf.Session, g *ops.Graph) error {
+			_, err := nets.ImportTorchvision(sess, g, weightsFile) // logs its report
+			return err
+		}
+	}
+	if err := exported.Export(ctx, out, spec, w); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "exported %s-resnet%d (%d classes, input %d, resize %d) from %s to %s\n",
+		spec.Net.Attention, spec.Net.Depth, len(labels), spec.Preprocess.ImageSize, spec.Preprocess.ResizeSize, source, out)
+	return nil
+}
+
+// classNames are the model's labels: from the labels file, else the dataset's class names, else
+// numbered. The count must agree with model.num_classes and the run's summary when they give one.
+func classNames(ctx context.Context, cfg *train.Config, labelsFile string, summary map[string]any, stderr io.Writer) ([]string, error) {
+	want := cfg.Model.NumClasses
+	if n, ok := summary["num_classes"].(float64); ok && want == 0 {
+		want = int(n)
+	}
+	var labels []string
+	switch {
+	case labelsFile != "":
+		f, err := os.Open(labelsFile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if l := strings.TrimSpace(sc.Text()); l != "" {
+				labels = append(labels, l)
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("%s: %w", labelsFile, err)
+		}
+	default:
+		splits, err := train.IndexData(ctx, cfg, false)
+		if err == nil && splits.Generated {
+			labels = splits.Classes
+		} else if want == 0 {
+			if err == nil {
+				err = errors.New("not generated yet")
+			}
+			return nil, fmt.Errorf("number of classes unknown: set model.num_classes or give -labels (dataset: %v)", err)
+		} else {
+			fmt.Fprintf(stderr, "export: dataset %s not readable (%v): labels will be class_0..class_%d; use -labels for names\n", cfg.Data.Root, err, want-1)
+			for k := range want {
+				labels = append(labels, fmt.Sprintf("class_%d", k))
+			}
+		}
+	}
+	if want != 0 && len(labels) != want {
+		return nil, fmt.Errorf("%d class names for a model with %d classes", len(labels), want)
+	}
+	return labels, nil
+}
+
+// configJSON is the resolved configuration with its YAML key names, as JSON.
+func configJSON(cfg *train.Config) (json.RawMessage, error) {
+	y, err := yaml.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(y, &m); err != nil {
+		return nil, err
+	}
+	return json.Marshal(m)
+}
+
+// metrics are the numeric entries of the run's summary.json.
+func metrics(summary map[string]any) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range summary {
+		if f, ok := v.(float64); ok {
+			out[k] = f
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
