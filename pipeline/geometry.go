@@ -119,14 +119,16 @@ func rotate(dst, src *RGB, angle float64, fill [3]uint8) {
 	a0, a1, a3, a4 := fix(a[0]), fix(a[1]), fix(a[3]), fix(a[4])
 	a2 := fix(a[2] + a[0]*0.5 + a[1]*0.5)
 	a5 := fix(a[5] + a[3]*0.5 + a[4]*0.5)
+	pix := src.Pix
 	for y := 0; y < h; y++ {
 		xx, yy := a2, a5
 		out := dst.Pix[y*w*3 : (y+1)*w*3]
 		for x := 0; x < w; x++ {
 			xin, yin := int(xx>>16), int(yy>>16)
-			if xin >= 0 && xin < w && yin >= 0 && yin < h {
+			if uint(xin) < uint(w) && uint(yin) < uint(h) {
 				s := (yin*w + xin) * 3
-				out[3*x], out[3*x+1], out[3*x+2] = src.Pix[s], src.Pix[s+1], src.Pix[s+2]
+				sp, o := pix[s:s+3:s+3], out[3*x:3*x+3:3*x+3]
+				o[0], o[1], o[2] = sp[0], sp[1], sp[2]
 			}
 			xx += a0
 			yy += a3

@@ -8,8 +8,14 @@ import "image"
 // jdcolor.c ycc_rgb_convert), so the only remaining difference from libjpeg is the IDCT's
 // rounding.
 
-// yccTable holds libjpeg's YCbCr→RGB lookup tables (jdcolor.c, SCALEBITS 16).
-type yccTable struct{ crR, cbB, crG, cbG [256]int32 }
+// yccTable holds libjpeg's YCbCr→RGB lookup tables (jdcolor.c, SCALEBITS 16) and a range-limit
+// table: limit[v+limitOffset] is v clamped to 0..255.
+type yccTable struct {
+	crR, cbB, crG, cbG [256]int32
+	limit              [1024]uint8
+}
+
+const limitOffset = 384
 
 // yccTables is read-only after initialisation.
 var yccTables = newYCCTable()
@@ -24,6 +30,9 @@ func newYCCTable() *yccTable {
 		t.cbB[i] = (fix(1.77200)*x + 1<<(scale-1)) >> scale
 		t.crG[i] = -fix(0.71414) * x
 		t.cbG[i] = -fix(0.34414)*x + 1<<(scale-1)
+	}
+	for i := range t.limit {
+		t.limit[i] = clampByte(int32(i - limitOffset))
 	}
 	return t
 }
@@ -41,12 +50,14 @@ func clampByte(v int32) uint8 {
 // yccRow converts one row of full-resolution Y, Cb and Cr to RGB.
 func yccRow(o, y, cb, cr []uint8) {
 	t := yccTables
-	for x := range y {
-		yy := int32(y[x])
+	cb, cr, o = cb[:len(y)], cr[:len(y)], o[:3*len(y)]
+	for x, yv := range y {
+		yy := int32(yv) + limitOffset
 		b, r := cb[x], cr[x]
-		o[3*x] = clampByte(yy + t.crR[r])
-		o[3*x+1] = clampByte(yy + (t.cbG[b]+t.crG[r])>>16)
-		o[3*x+2] = clampByte(yy + t.cbB[b])
+		p := o[3*x : 3*x+3 : 3*x+3]
+		p[0] = t.limit[(yy+t.crR[r])&1023]
+		p[1] = t.limit[(yy+(t.cbG[b]+t.crG[r])>>16)&1023]
+		p[2] = t.limit[(yy+t.cbB[b])&1023]
 	}
 }
 
