@@ -130,7 +130,7 @@ func maxAbsDiff(a, b []float32) float64 {
 }
 
 // writeRaw writes images as little-endian float32 for the Python script.
-func writeRaw(t *testing.T, path string, images [][][][]float32) {
+func writeRaw(t testing.TB, path string, images [][][][]float32) {
 	t.Helper()
 	data := flat32(images)
 	b := make([]byte, 4*len(data))
@@ -150,19 +150,21 @@ type pyOutput struct {
 func pyRun(t *testing.T, args ...string) map[string]map[string]pyOutput {
 	t.Helper()
 	py := pyref.TensorFlow(t)
-	root, err := pyref.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	script, err := os.ReadFile(filepath.Join(root, "exported", "testdata", "tfsavedmodel.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out map[string]map[string]pyOutput
-	if err := json.Unmarshal(pyref.Run(t, py, string(script), args...), &out); err != nil {
+	if err := json.Unmarshal(pyref.Run(t, py, pyScript(t), args...), &out); err != nil {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// pyScript is the text of testdata/tfsavedmodel.py, the Python TensorFlow side of the checks.
+func pyScript(tb testing.TB) string {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "tfsavedmodel.py"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
 }
 
 // TestWriteLoadGoAndPython writes a SavedModel from Go and loads it back with tf.LoadSavedModel and
