@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	tf "github.com/galeone/tensorflow/tensorflow/go"
 
@@ -13,13 +14,33 @@ import (
 
 // Evaluate runs the inference head over records and scores its logits.
 func Evaluate(ctx context.Context, sess *tf.Session, tg *Graph, loader Loader, records []pipeline.Record) (*Evaluation, error) {
-	ev := NewEvaluation(tg.Net.NumClasses)
-	err := forEachBatch(ctx, loader, records, func(b *pipeline.Batch) error {
+	return EvaluateWith(ctx, loader, records, tg.Net.NumClasses, func(b *pipeline.Batch) ([]float32, error) {
 		out, err := runInference(sess, tg, b, tg.Logits)
+		if err != nil {
+			return nil, err
+		}
+		return flat32(out[0]), nil
+	})
+}
+
+// EvaluateWith scores a classes-way classifier over records: predict returns the logits (row-major
+// [n, classes]) of a batch. Images that the loader could not read are counted in Skipped.
+func EvaluateWith(ctx context.Context, loader Loader, records []pipeline.Record, classes int, predict func(*pipeline.Batch) ([]float32, error)) (*Evaluation, error) {
+	ev := NewEvaluation(classes)
+	err := forEachBatch(ctx, loader, records, func(b *pipeline.Batch) error {
+		logits, err := predict(b)
 		if err != nil {
 			return err
 		}
-		ev.Add(flat32(out[0]), b.Labels)
+		if len(logits) != b.Len()*classes {
+			return fmt.Errorf("%d logits for %d images of %d classes", len(logits), b.Len(), classes)
+		}
+		for _, y := range b.Labels {
+			if y < 0 || int(y) >= classes {
+				return fmt.Errorf("label %d outside the model's %d classes", y, classes)
+			}
+		}
+		ev.Add(logits, b.Labels)
 		return nil
 	})
 	if err != nil {
@@ -27,6 +48,37 @@ func Evaluate(ctx context.Context, sess *tf.Session, tg *Graph, loader Loader, r
 	}
 	ev.Skipped = int64(len(records)) - ev.Count
 	return ev, nil
+}
+
+// EvaluateCheckpoint builds the inference graph of cfg, restores the checkpoint prefix and evaluates it
+// on records of data.
+func EvaluateCheckpoint(ctx context.Context, cfg *Config, prefix string, data *Data, records []pipeline.Record, build BuildFunc) (*Evaluation, error) {
+	k, err := numClasses(cfg, data)
+	if err != nil {
+		return nil, err
+	}
+	tg, err := BuildInferenceGraph(cfg, k, build)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := NewSession(cfg, tg.G.TF())
+	if err != nil {
+		return nil, err
+	}
+	defer sess.Close()
+	if err := tg.Saver.RestoreFrom(sess, prefix); err != nil {
+		return nil, err
+	}
+	return Evaluate(ctx, sess, tg, data.Loader, records)
+}
+
+// RunDirOf is the run directory holding a checkpoint directory (RUN/checkpoints/ckpt-N), or "".
+func RunDirOf(ckptDir string) string {
+	parent := filepath.Dir(ckptDir)
+	if filepath.Base(parent) != checkpointsDir {
+		return ""
+	}
+	return filepath.Dir(parent)
 }
 
 // forEachBatch calls fn with each batch of an evaluation pass over records, releasing it afterwards.

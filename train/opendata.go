@@ -2,22 +2,14 @@ package train
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"math"
-	"os"
 	"runtime"
 
 	"github.com/finegrain/finegrain/pipeline"
 	"github.com/finegrain/finegrain/pipeline/datasets"
 	"github.com/finegrain/finegrain/pipeline/synth"
 )
-
-// synthGenerate is synth.Generate once the generator lands.
-var synthGenerate = func(ctx context.Context, dir string, c synth.Config) error {
-	return errors.New("synth.Generate is not available yet")
-}
 
 // Splits is a dataset's index split three ways.
 type Splits struct {
@@ -31,12 +23,13 @@ type Splits struct {
 }
 
 // IndexData reads the index of cfg.Data and carves the validation split (data.val_fraction of each
-// class of the training split, chosen by train.seed). A synthetic dataset whose root holds nothing yet
-// is generated there first when generate is true, or else planned from data.synthetic.
+// class of the training split, chosen by train.seed). A synthetic dataset whose root does not hold the
+// complete benchmark of data.synthetic yet is generated there first when generate is true (package
+// synth refuses to write into a directory it did not create), or else planned from data.synthetic.
 func IndexData(ctx context.Context, cfg *Config, generate bool) (*Splits, error) {
 	d := cfg.Data
 	src := fmt.Sprintf("%s dataset %s", d.Format, d.Root)
-	if d.Format == "synthetic" && isEmptyDir(d.Root) {
+	if d.Format == "synthetic" && !synth.Complete(d.Root, d.SynthConfig()) {
 		if !generate {
 			return plannedSynthetic(cfg, src), nil
 		}
@@ -56,20 +49,6 @@ func IndexData(ctx context.Context, cfg *Config, generate bool) (*Splits, error)
 		TrainCount: len(train), ValCount: len(val), TestCount: len(idx.Test), Generated: true, Source: src}, nil
 }
 
-// isEmptyDir reports whether dir does not exist or has no entries.
-func isEmptyDir(dir string) bool {
-	f, err := os.Open(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return true
-	}
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	_, err = f.Readdirnames(1)
-	return errors.Is(err, io.EOF)
-}
-
 // plannedSynthetic sizes a synthetic dataset from its configuration, splitting validation as
 // datasets.SplitValidation does (round(fraction·n) of each class, at most n-1).
 func plannedSynthetic(cfg *Config, src string) *Splits {
@@ -87,7 +66,7 @@ func plannedSynthetic(cfg *Config, src string) *Splits {
 // OpenData opens the dataset of cfg.Data (generating a synthetic one if its root is empty) with the
 // input pipeline of the configuration. logf reports what it does.
 func OpenData(ctx context.Context, cfg *Config, logf func(string, ...any)) (*Data, error) {
-	if cfg.Data.Format == "synthetic" && isEmptyDir(cfg.Data.Root) {
+	if cfg.Data.Format == "synthetic" && !synth.Complete(cfg.Data.Root, cfg.Data.SynthConfig()) {
 		s := cfg.Data.Synthetic
 		logf("generating the synthetic dataset in %s: %d classes × %d images of %d px (difficulty %g, seed %d)",
 			cfg.Data.Root, s.Classes, s.PerClass, s.ImageSize, s.Difficulty, s.Seed)
@@ -175,7 +154,7 @@ func (b *pipelineBatches) Close() error                   { return b.l.Close() }
 
 // generateSynthetic writes the benchmark of data.synthetic to data.root.
 func generateSynthetic(ctx context.Context, cfg *Config) error {
-	if err := synthGenerate(ctx, cfg.Data.Root, cfg.Data.SynthConfig()); err != nil {
+	if err := synth.Generate(ctx, cfg.Data.Root, cfg.Data.SynthConfig()); err != nil {
 		return fmt.Errorf("data.synthetic: generate %s: %w", cfg.Data.Root, err)
 	}
 	return nil

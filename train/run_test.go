@@ -196,3 +196,13 @@ func TestDeterministicRunsAgree(t *testing.T) {
 }
 
 var _ = io.EOF
+
+func runNets(t *testing.T, cfg *Config, dir string) (*Summary, error) {
+	t.Helper()
+	var log bytes.Buffer
+	s, err := Run(context.Background(), cfg, Options{RunDir: dir, Data: tinyData(cfg), Log: &log})
+	if testing.Verbose() {
+		t.Logf("log of %s:\n%s", dir, log.String())
+	}
+	return s, err
+}
