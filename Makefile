@@ -13,6 +13,7 @@ all: build
 # PREFIX=/usr/local as root; TF_VARIANT=gpu for the CUDA build.
 setup:
 	@bash scripts/setup-tensorflow.sh
+	@bash scripts/setup-jpeg.sh
 
 # Python reference oracles for the tests (never used by the product).
 pyenv: setup

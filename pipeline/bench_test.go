@@ -111,10 +111,10 @@ func BenchmarkStages(b *testing.B) {
 }
 
 // BenchmarkScaledDecode compares decoding a 1600×1200 JPEG for the eval transforms at 448 (Resize
-// 512) at full scale and at the 1/2 scale ScaledDecode picks (turbojpeg builds only).
+// 512) at full scale and at the 1/2 scale ScaledDecode picks (libjpeg-turbo builds only).
 func BenchmarkScaledDecode(b *testing.B) {
 	if !turboJPEG {
-		b.Skip("reduced-scale decoding needs the turbojpeg build tag")
+		b.Skip("reduced-scale decoding needs libjpeg-turbo (not built with the tag noturbojpeg)")
 	}
 	data := encodeJPEG(b, testImage(1600, 1200, 3))
 	for _, scaled := range []bool{false, true} {

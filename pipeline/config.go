@@ -51,8 +51,8 @@ type Config struct {
 
 	OnBadImage string // "skip" (log a warning, count, go on) or "fail" (Next returns the error)
 	MaxPixels  int    // larger images are refused from their header (decompression bombs); <= 0: no limit
-	// ScaledDecode lets JPEGs be decoded at 1/2, 1/4 or 1/8 scale by libjpeg-turbo (turbojpeg
-	// builds only) when the reduced image is still at least as large as what the crop is resized
+	// ScaledDecode lets JPEGs be decoded at 1/2, 1/4 or 1/8 scale by libjpeg-turbo (the
+	// default build; not with the tag noturbojpeg) when the reduced image is still at least as large as what the crop is resized
 	// to, which saves most of the decoding time for large photos. The result then differs slightly
 	// from PIL's full decode + antialiased resize (TestScaledDecode measures how much).
 	ScaledDecode bool

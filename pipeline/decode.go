@@ -60,7 +60,7 @@ func readHeader(data []byte, maxPixels int) (header, error) {
 }
 
 // decodeRGB decodes data, whose header hdr has been checked, to RGB. For JPEGs in a build with
-// libjpeg-turbo (the turbojpeg build tag), denom 2, 4 or 8 asks for decoding at that reduced scale
+// libjpeg-turbo (the default build), denom 2, 4 or 8 asks for decoding at that reduced scale
 // (libjpeg's DCT scaling); the result then has ceil(w/denom)×ceil(h/denom) pixels. Other decoders
 // ignore denom. A panic inside a decoder becomes an error.
 func decodeRGB(data []byte, hdr header, denom int) (img *RGB, err error) {

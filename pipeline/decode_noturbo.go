@@ -1,8 +1,9 @@
-//go:build !turbojpeg || !cgo
+//go:build !cgo || noturbojpeg
 
 package pipeline
 
-// turboJPEG says whether JPEGs are decoded with libjpeg-turbo (build tag turbojpeg, with cgo).
+// turboJPEG says whether JPEGs are decoded with libjpeg-turbo: not in this build (tag noturbojpeg,
+// or no cgo), which decodes with Go's image/jpeg.
 const turboJPEG = false
 
 // JPEGDecoder names the JPEG decoder this build uses: "image/jpeg" or "libjpeg-turbo".

@@ -47,7 +47,7 @@ for name in sorted(os.listdir(out)):
 
 // TestDecodeFormatsMatchPIL decodes gray, RGBA, palette, CMYK and RGB images written by PIL and
 // compares with PIL's convert("RGB"). Lossless formats must match exactly. JPEGs match exactly
-// when decoded with libjpeg-turbo (build tag turbojpeg: the same library and settings PIL uses);
+// when decoded with libjpeg-turbo (the default build: the same library and settings PIL uses);
 // with Go's image/jpeg (plus libjpeg's chroma upsampling and colour conversion, ycbcr.go) only the
 // IDCT's rounding differs, so there the tolerance is a mean absolute difference of at most 0.25
 // and a maximum of 8 (measured: 0.05 and 3).

@@ -1,4 +1,4 @@
-//go:build turbojpeg && cgo
+//go:build cgo && !noturbojpeg
 
 package pipeline
 
@@ -17,7 +17,8 @@ import (
 	"unsafe"
 )
 
-// turboJPEG says whether JPEGs are decoded with libjpeg-turbo (build tag turbojpeg, with cgo). This
+// turboJPEG says whether JPEGs are decoded with libjpeg-turbo (the default with cgo; build tag
+// noturbojpeg selects Go's image/jpeg). This
 // build links Debian's libturbojpeg (package libturbojpeg0-dev), the library PIL and TensorFlow
 // decode with, so decoded pixels equal PIL's.
 const turboJPEG = true

@@ -36,9 +36,10 @@
 // with image.DecodeConfig before any pixel is decoded, so a configurable pixel limit stops
 // decompression bombs. Bad files (empty, truncated, corrupt, unsupported, too large) give a
 // *BadImageError and are skipped with a warning and counted, or fail the pass
-// (Config.OnBadImage); nothing panics. JPEGs are decoded by Go's image/jpeg, with libjpeg's chroma
-// upsampling and colour conversion added so that results are within a few units of PIL's. Built
-// with the tag turbojpeg (cgo and Debian's libturbojpeg0-dev), JPEGs are decoded by libjpeg-turbo
-// instead, the library PIL and TensorFlow use: identical to PIL, about four times faster, and able
-// to decode large photos at 1/2, 1/4 or 1/8 scale when the crop allows (Config.ScaledDecode).
+// (Config.OnBadImage); nothing panics. JPEGs are decoded by libjpeg-turbo through cgo (Debian's
+// libturbojpeg0-dev, which `make setup` installs), the library PIL and TensorFlow use: identical to
+// PIL, about four times faster than image/jpeg here, and able to decode large photos at 1/2, 1/4 or
+// 1/8 scale when the crop allows (Config.ScaledDecode). Built with the tag noturbojpeg (or without
+// cgo) JPEGs are decoded by Go's image/jpeg instead, with libjpeg's chroma upsampling and colour
+// conversion added so that results are within a few units of PIL's.
 package pipeline

@@ -413,7 +413,7 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-// TestScaledDecode measures what reduced-scale JPEG decoding (turbojpeg builds) changes: a
+// TestScaledDecode measures what reduced-scale JPEG decoding (libjpeg-turbo builds) changes: a
 // 1600×1200 photo-like JPEG through the eval transforms (Resize(256) + CenterCrop(224): decoded at
 // 1/4 scale) and through RandomResizedCrop, with and without ScaledDecode. DCT-domain scaling is a
 // box-like prefilter where PIL's antialiased bilinear filter sees every pixel, so the results
@@ -421,7 +421,7 @@ func TestConfigValidate(t *testing.T) {
 // means 0.4-0.8, max 21).
 func TestScaledDecode(t *testing.T) {
 	if !turboJPEG {
-		t.Skip("reduced-scale decoding needs the turbojpeg build tag")
+		t.Skip("reduced-scale decoding needs libjpeg-turbo (not built with the tag noturbojpeg)")
 	}
 	src := testImage(1600, 1200, 8)
 	data := encodeJPEG(t, src)

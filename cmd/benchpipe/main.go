@@ -6,7 +6,7 @@
 // Usage:
 //
 //	go run ./cmd/benchpipe [-n 512] [-workers 1,2] [-dir jpegs/] [-json]
-//	go run -tags turbojpeg ./cmd/benchpipe   # decode JPEGs with libjpeg-turbo
+//	go run -tags noturbojpeg ./cmd/benchpipe   # decode JPEGs with Go's image/jpeg instead of libjpeg-turbo
 //
 // Without -dir it writes 64 synthetic 500×375 JPEGs (quality 90, 4:2:0) to a temporary directory.
 package main
