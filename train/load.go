@@ -147,6 +147,7 @@ func Load(o LoadOptions) (*Config, error) {
 	// is text to be parsed (-set, environment) or already typed (YAML).
 	cfg := &Config{}
 	root := reflect.ValueOf(cfg).Elem()
+	undecoded := map[string]bool{}
 	for _, k := range specs {
 		from, textual := "default", false
 		if setKeys[k.Name] {
@@ -162,10 +163,16 @@ func Load(o LoadOptions) (*Config, error) {
 		}
 		if err := assign(root.FieldByIndex(k.Index), raw, textual); err != nil {
 			cerr.Problems = append(cerr.Problems, fmt.Sprintf("%s: %v (from %s): %v", k.Name, quoteIfString(raw), from, err))
+			undecoded[k.Name] = true
 		}
 	}
-	if len(cerr.Problems) == 0 {
-		cerr.Problems = cfg.validate(o.CheckPaths, o.Stat)
+	// Range checks run even after type errors, so one pass reports everything; a key that could not be
+	// decoded is reported once, for its type.
+	for _, p := range cfg.validate(o.CheckPaths, o.Stat) {
+		key, _, _ := strings.Cut(p, ":")
+		if !undecoded[key] {
+			cerr.Problems = append(cerr.Problems, p)
+		}
 	}
 	if len(cerr.Problems) > 0 {
 		sort.Strings(cerr.Problems)

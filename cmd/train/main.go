@@ -47,6 +47,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	dry := fs.Bool("dry-run", false, "validate the config, index the dataset, build the graph, print a summary; train nothing")
 	asJSON := fs.Bool("json", false, "with -dry-run: print the summary as one JSON object on stdout (logs on stderr)")
 	keys := fs.Bool("keys", false, "print the table of configuration keys (Markdown) and exit")
+	prepare := fs.Bool("prepare", false, "only prepare the dataset: generate a synthetic one into data.root if it is not there, index it, print the split sizes")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: train -config FILE [-set key=value]... [flags]
 
@@ -97,6 +98,15 @@ Flags:
 		return exitUsage
 	}
 
+	if *prepare {
+		sp, err := train.IndexData(ctx, cfg, true)
+		if err != nil {
+			fmt.Fprintf(stderr, "train: %v\n", err)
+			return exitFailed
+		}
+		fmt.Fprintf(stdout, "%s: %d classes, %d train, %d val, %d test images\n", sp.Source, len(sp.Classes), len(sp.Train), len(sp.Val), len(sp.Test))
+		return exitOK
+	}
 	if *dry {
 		plan, err := train.DryRun(ctx, cfg, cf.Path, runDir, nil)
 		if err != nil {
