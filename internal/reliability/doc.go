@@ -1,0 +1,19 @@
+// Package reliability holds the project's end-to-end reliability tests: they build the commands
+// (cmd/train) with go build and run them as a user would, on a tiny configuration, under what real
+// machines and users do to them.
+//
+//   - Kills: a training run is killed with SIGKILL at seeded random moments (during a training step,
+//     during validation, while a checkpoint is being written, during the final test evaluation),
+//     resumed each time, and must end with the weights, metrics and summary of a run that was never
+//     interrupted; every checkpoint left on disk after each kill must restore.
+//   - Full disks and read-only output: a file-size limit (RLIMIT_FSIZE), a small tmpfs, and a run
+//     directory the trainer may not write give a clear error and leave the last good checkpoint intact.
+//   - Bad configurations and bad data: malformed configurations, broken images and annotation files
+//     give a precise message and a non-zero exit status, never a panic.
+//   - Fuzzing: FuzzImagePath drives whole encoded files through the decoding and preprocessing path of
+//     the input pipeline; scripts/fuzz.sh (make fuzz) runs every fuzz target of the repository.
+//
+// The package has no code of its own. Its tests run by default (go test ./...), in about two minutes
+// on two cores; -short skips the ones that train. Longer kill campaigns run with
+// go test ./internal/reliability -run Kill -reliability.long (or FINEGRAIN_LONG=1).
+package reliability
