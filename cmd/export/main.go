@@ -3,9 +3,10 @@
 //	go run ./cmd/export -checkpoint runs/demo -out runs/demo/export
 //	go run ./cmd/export -config configs/csca_cub.yaml -weights resnet50.safetensors -out export/
 //
-// -checkpoint takes a run directory (its latest checkpoint, or with -best the best one), a checkpoint
-// directory or a variables prefix; without -config the run's config.yaml is used and the run's
-// summary.json supplies the metrics. -weights takes a torchvision-named safetensors file instead. The
+// -checkpoint takes a run directory (the checkpoint its summary.json evaluated, else the latest; with
+// -best the best by validation), a checkpoint directory or a variables prefix; without -config the
+// run's config.yaml is used, and the run's summary.json supplies the metrics when it describes the
+// exported checkpoint. -weights takes a torchvision-named safetensors file instead. The
 // class names come from -labels, else from the dataset of the configuration when it is on disk, else
 // they are class_0, class_1, ...
 package main
@@ -96,7 +97,21 @@ Flags:
 
 func export(ctx context.Context, cf *train.ConfigFlags, checkpoint string, best bool, weightsFile, labelsFile, out string, stdout, stderr io.Writer) error {
 	var runDir, prefix string
+	var summary map[string]any
 	if checkpoint != "" {
+		// A run directory's summary.json names the checkpoint its test metrics describe (the selected
+		// model); exporting the run means exporting that one unless -best asks otherwise.
+		if fileExists(filepath.Join(checkpoint, "config.yaml")) {
+			var err error
+			if summary, err = readSummary(checkpoint); err != nil {
+				return err
+			}
+			if name, ok := summary["checkpoint"].(string); ok && !best {
+				if d := filepath.Join(checkpoint, "checkpoints", filepath.Base(name)); fileExists(d) {
+					checkpoint = d
+				}
+			}
+		}
 		ckptDir, p, err := train.ResolveCheckpoint(checkpoint, best)
 		if err != nil {
 			return err
@@ -109,18 +124,19 @@ func export(ctx context.Context, cf *train.ConfigFlags, checkpoint string, best 
 		if cf.Path == "" && runDir != "" {
 			cf.Path = filepath.Join(runDir, "config.yaml")
 		}
+		if summary == nil && runDir != "" {
+			if summary, err = readSummary(runDir); err != nil {
+				return err
+			}
+		}
+		if name, ok := summary["checkpoint"].(string); ok && filepath.Base(name) != filepath.Base(ckptDir) {
+			fmt.Fprintf(stderr, "export: the run's summary.json evaluated %s, not %s: its metrics are left out\n", filepath.Base(name), filepath.Base(ckptDir))
+			summary = map[string]any{"num_classes": summary["num_classes"]}
+		}
 	}
 	cfg, err := cf.Load(false)
 	if err != nil {
 		return err
-	}
-	var summary map[string]any
-	if runDir != "" {
-		if b, err := os.ReadFile(filepath.Join(runDir, "summary.json")); err == nil {
-			if err := json.Unmarshal(b, &summary); err != nil {
-				return fmt.Errorf("%s: %w", filepath.Join(runDir, "summary.json"), err)
-			}
-		}
 	}
 	labels, err := classNames(ctx, cfg, labelsFile, summary, stderr)
 	if err != nil {
@@ -218,11 +234,15 @@ func configJSON(cfg *train.Config) (json.RawMessage, error) {
 	return json.Marshal(m)
 }
 
-// metrics are the numeric entries of the run's summary.json.
+// metricKeys are the entries of summary.json that metadata.json keeps as metrics.
+var metricKeys = []string{"test_top1", "test_top5", "test_mean_class_acc", "val_top1", "epochs", "best_epoch",
+	"params", "images_per_second", "train_seconds", "wall_seconds"}
+
+// metrics are the run's results from its summary.json.
 func metrics(summary map[string]any) map[string]float64 {
 	out := map[string]float64{}
-	for k, v := range summary {
-		if f, ok := v.(float64); ok {
+	for _, k := range metricKeys {
+		if f, ok := summary[k].(float64); ok {
 			out[k] = f
 		}
 	}
@@ -230,6 +250,23 @@ func metrics(summary map[string]any) map[string]float64 {
 		return nil
 	}
 	return out
+}
+
+// readSummary reads RUN/summary.json; a run without one (unfinished) gives nil.
+func readSummary(runDir string) (map[string]any, error) {
+	path := filepath.Join(runDir, "summary.json")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
 }
 
 func fileExists(path string) bool {

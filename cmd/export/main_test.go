@@ -6,10 +6,13 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -17,8 +20,11 @@ import (
 	"github.com/galeone/tensorflow/tensorflow/go/op"
 
 	"github.com/finegrain/finegrain/exported"
+	"github.com/finegrain/finegrain/internal/pyref"
 	"github.com/finegrain/finegrain/nets"
 	"github.com/finegrain/finegrain/ops"
+	"github.com/finegrain/finegrain/pipeline"
+	"github.com/finegrain/finegrain/train"
 )
 
 // tinySets configure a 1/8-width ResNet-18 on 32-pixel inputs.
@@ -209,5 +215,152 @@ func TestExportUsage(t *testing.T) {
 	code := run(context.Background(), []string{"-checkpoint", filepath.Join(t.TempDir(), "none"), "-out", filepath.Join(t.TempDir(), "m")}, &stdout, &stderr)
 	if code != exitFailed || !strings.Contains(stderr.String(), "no checkpoint at") {
 		t.Errorf("missing checkpoint: exit %d, %q", code, stderr.String())
+	}
+}
+
+// TestExportTrainedRun trains a small model for one epoch on a generated dataset (package train), exports
+// the run directory, and checks that the SavedModel reproduces the run's test top-1 when fed by the
+// evaluation pipeline, and that predict_jpeg agrees with it on the test files.
+func TestExportTrainedRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	tmp := t.TempDir()
+	cfgPath := filepath.Join(tmp, "tiny.yaml")
+	yaml := fmt.Sprintf(`model: {attention: csca, depth: 18, width_multiplier: 0.125}
+data:
+  format: synthetic
+  root: %s
+  image_size: 32
+  resize_size: 36
+  val_fraction: 0
+  synthetic: {classes: 4, per_class: 10, train_fraction: 0.5, image_size: 48}
+train: {epochs: 2, batch_size: 8, selection: last, lr: 0.05, warmup_epochs: 0}
+log: {tensorboard: false, cam_images: 0}
+`, filepath.Join(tmp, "data"))
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := train.Load(train.LoadOptions{Path: cfgPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runDir := filepath.Join(tmp, "run")
+	summary, err := train.Run(context.Background(), cfg, train.Options{RunDir: runDir, Quiet: true, Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	out := filepath.Join(tmp, "export")
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"-checkpoint", runDir, "-out", out}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, stderr.String())
+	}
+	m, err := exported.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	md := m.Metadata()
+	if md.Metrics["test_top1"] != summary.TestTop1 || md.Dataset != "synthetic" || md.ImageSize != 32 || md.ResizeSize != 36 {
+		t.Errorf("metadata %+v, summary test_top1 %g", md, summary.TestTop1)
+	}
+	splits, err := train.IndexData(context.Background(), cfg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(m.Labels(), splits.Classes) {
+		t.Errorf("labels %v, dataset classes %v", m.Labels(), splits.Classes)
+	}
+
+	pcfg := pipeline.DefaultConfig()
+	pcfg.ImageSize, pcfg.ResizeSize, pcfg.ScaledDecode = 32, 36, false
+	images := exported.Images{Height: 32, Width: 32}
+	var encoded [][]byte
+	var labels []int
+	for _, r := range splits.Test {
+		b, err := os.ReadFile(r.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pix, err := pipeline.EvalEncoded(b, pcfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		images.Pix, images.N = append(images.Pix, pix...), images.N+1
+		encoded, labels = append(encoded, b), append(labels, r.Label)
+	}
+	ctx := context.Background()
+	viaPipeline, err := m.Predict(ctx, images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inGraph, err := m.PredictEncoded(ctx, encoded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hits, agree, worst := 0, 0, 0.0
+	for i, y := range labels {
+		a, b := m.TopK(viaPipeline.Probabilities[i], 1)[0].ID, m.TopK(inGraph.Probabilities[i], 1)[0].ID
+		if a == y {
+			hits++
+		}
+		if a == b {
+			agree++
+		}
+		for k := range viaPipeline.Probabilities[i] {
+			worst = math.Max(worst, math.Abs(float64(viaPipeline.Probabilities[i][k]-inGraph.Probabilities[i][k])))
+		}
+	}
+	top1 := float64(hits) / float64(len(labels))
+	t.Logf("%d test images: exported top-1 %.4f (run's summary %.4f); predict_jpeg agrees on %d, max |Δp| %.3g", len(labels), top1, summary.TestTop1, agree, worst)
+	if math.Abs(top1-summary.TestTop1) > 1e-9 {
+		t.Errorf("exported model's test top-1 %.4f, the run's summary says %.4f", top1, summary.TestTop1)
+	}
+	if worst > 1e-3 {
+		t.Errorf("predict_jpeg and the pipeline-fed model differ by %.3g in probability (want <= 1e-3)", worst)
+	}
+
+	// Python TensorFlow on the same SavedModel, images and files.
+	py := pyref.TensorFlow(t)
+	root, err := pyref.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	script, err := os.ReadFile(filepath.Join(root, "exported", "testdata", "tfsavedmodel.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := filepath.Join(tmp, "images.f32")
+	var rawBytes []byte
+	for _, v := range images.Pix {
+		rawBytes = binary.LittleEndian.AppendUint32(rawBytes, math.Float32bits(v))
+	}
+	if err := os.WriteFile(raw, rawBytes, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"run", out, "--images", raw, strconv.Itoa(images.N), "32", "32", "--files"}
+	for _, r := range splits.Test {
+		args = append(args, r.Path)
+	}
+	var pyOut map[string]map[string]struct {
+		Values []float64 `json:"values"`
+	}
+	if err := json.Unmarshal(pyref.Run(t, py, string(script), args...), &pyOut); err != nil {
+		t.Fatal(err)
+	}
+	for sig, got := range map[string]*exported.Prediction{exported.ServingDefault: viaPipeline, exported.PredictJPEG: inGraph} {
+		want := pyOut[sig]["probabilities"].Values
+		d, i := 0.0, 0
+		for _, row := range got.Probabilities {
+			for _, v := range row {
+				d = math.Max(d, math.Abs(float64(v)-want[i]))
+				i++
+			}
+		}
+		t.Logf("%s: Go vs Python TensorFlow probabilities max |diff| %.3g", sig, d)
+		if i != len(want) || d > 1e-5 {
+			t.Errorf("%s: Go and Python probabilities differ by %.3g (%d vs %d values; want <= 1e-5)", sig, d, i, len(want))
+		}
 	}
 }
