@@ -42,6 +42,11 @@ func TestRunLearnsAndWritesRunDirectory(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	if ev, _ := filepath.Glob(filepath.Join(dir, "events", "events.out.tfevents.*")); len(ev) != 1 {
+		t.Errorf("event files %v, want one", ev)
+	} else if st, err := os.Stat(ev[0]); err != nil || st.Size() < 1000 { // scalars and CAM images
+		t.Errorf("event file %s is nearly empty (%v)", ev[0], err)
+	}
 	var sum map[string]any
 	text, _ := os.ReadFile(filepath.Join(dir, "summary.json"))
 	if err := json.Unmarshal(text, &sum); err != nil {
