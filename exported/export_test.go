@@ -158,6 +158,7 @@ func TestExport(t *testing.T) {
 	t.Run("predict", func(t *testing.T) { checkPredict(t, m) })
 	t.Run("bad inputs", func(t *testing.T) { checkBadInputs(t, m) })
 	t.Run("concurrent", func(t *testing.T) { checkConcurrent(t, m) })
+	t.Run("damaged copies", func(t *testing.T) { checkDamaged(t, dir) })
 	t.Run("batcher", func(t *testing.T) { checkBatcher(t, m) })
 	t.Run("predict_jpeg vs pipeline", func(t *testing.T) { checkEvalPipeline(t, m) })
 	t.Run("python", func(t *testing.T) {
@@ -313,6 +314,20 @@ func checkBadInputs(t *testing.T, m *exported.Model) {
 			_, err := m.PredictEncoded(ctx, [][]byte{good, good, good[:len(good)/2]})
 			return err
 		}, "image 2:"},
+		{"empty batch", func() error {
+			p, err := m.Predict(ctx, exported.Images{Height: 32, Width: 32})
+			if err == nil && len(p.Probabilities) != 0 {
+				return fmt.Errorf("empty batch gave %d rows", len(p.Probabilities))
+			}
+			return fmt.Errorf("empty batch: %v", err)
+		}, "empty batch: <nil>"},
+		{"empty encoded batch", func() error {
+			p, err := m.PredictEncoded(ctx, nil)
+			if err == nil && len(p.Probabilities) != 0 {
+				return fmt.Errorf("empty batch gave %d rows", len(p.Probabilities))
+			}
+			return fmt.Errorf("empty batch: %v", err)
+		}, "empty batch: <nil>"},
 		{"cancelled", func() error {
 			c, cancel := context.WithCancel(ctx)
 			cancel()
@@ -349,7 +364,7 @@ func TestLoadErrors(t *testing.T) {
 		{filepath.Join(tmp, "missing"), "no such file"},
 		{file, "not a directory"},
 		{tmp, "no saved_model.pb"},
-		{corrupt, "load model " + corrupt},
+		{corrupt, "saved_model.pb is corrupt"},
 	} {
 		m, err := exported.Load(c.dir)
 		if err == nil {
@@ -506,5 +521,49 @@ func checkEvalPipeline(t *testing.T, m *exported.Model) {
 		if d > 1e-4 {
 			t.Errorf("%s: predict_jpeg and the Go eval pipeline differ by %.3g in probability (want <= 1e-4)", format, d)
 		}
+	}
+}
+
+// checkDamaged loads copies of the model with parts missing or corrupted: each must fail to load with
+// an error naming the directory, never panic.
+func checkDamaged(t *testing.T, dir string) {
+	for _, c := range []struct {
+		name   string
+		damage func(dir string) error
+		want   string
+	}{
+		{"no variables", func(d string) error { return os.RemoveAll(filepath.Join(d, "variables")) }, "weights are missing"},
+		{"truncated data", func(d string) error {
+			return os.Truncate(filepath.Join(d, "variables", "variables.data-00000-of-00001"), 100)
+		}, "load model"},
+		{"corrupt graph", func(d string) error {
+			b, err := os.ReadFile(filepath.Join(d, "saved_model.pb"))
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(d, "saved_model.pb"), b[:len(b)/3], 0o644)
+		}, "saved_model.pb is corrupt"},
+		{"bad labels", func(d string) error {
+			return os.WriteFile(filepath.Join(d, "assets", "labels.txt"), []byte("only\ntwo\n"), 0o644)
+		}, "2 labels for 5 classes"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			copyDir := filepath.Join(t.TempDir(), "model")
+			if err := os.CopyFS(copyDir, os.DirFS(dir)); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.damage(copyDir); err != nil {
+				t.Fatal(err)
+			}
+			m, err := exported.Load(copyDir)
+			if err == nil {
+				m.Close()
+				t.Fatal("loaded")
+			}
+			if !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), copyDir) {
+				t.Fatalf("error %q, want one naming %s and containing %q", err, copyDir, c.want)
+			}
+			t.Log(err)
+		})
 	}
 }

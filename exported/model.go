@@ -12,11 +12,14 @@ import (
 	_ "image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 
 	tf "github.com/galeone/tensorflow/tensorflow/go"
+	pb "github.com/galeone/tensorflow/tensorflow/go/core/protobuf/for_core_protos_go_proto"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/finegrain/finegrain/ops"
 )
@@ -73,8 +76,28 @@ func Load(dir string, opts ...Option) (m *Model, err error) {
 	} else if !st.IsDir() {
 		return nil, fail("not a directory")
 	}
-	if _, err := os.Stat(filepath.Join(dir, "saved_model.pb")); err != nil {
+	pbBytes, err := os.ReadFile(filepath.Join(dir, "saved_model.pb"))
+	if errors.Is(err, os.ErrNotExist) {
 		return nil, fail("no saved_model.pb: not a SavedModel directory")
+	} else if err != nil {
+		return nil, fail("%v", err)
+	}
+	// Parsing here gives a clearer message for a damaged file than the C++ loader does.
+	var saved pb.SavedModel
+	if err := proto.Unmarshal(pbBytes, &saved); err != nil {
+		return nil, fail("saved_model.pb is corrupt: %v", err)
+	}
+	var tagSets [][]string
+	for _, mg := range saved.GetMetaGraphs() {
+		tagSets = append(tagSets, mg.GetMetaInfoDef().GetTags())
+	}
+	if !slices.ContainsFunc(tagSets, func(tags []string) bool { return slices.Contains(tags, TagServe) }) {
+		return nil, fail("saved_model.pb has no MetaGraph tagged %q (tag sets %v)", TagServe, tagSets)
+	}
+	// TensorFlow's loader accepts a SavedModel without variables and leaves them uninitialised, which
+	// would only fail at the first prediction.
+	if _, err := os.Stat(filepath.Join(dir, "variables", "variables.index")); err != nil {
+		return nil, fail("no variables/variables.index: the weights are missing")
 	}
 	sopts, err := o.session.Options()
 	if err != nil {
