@@ -89,7 +89,7 @@ func TestFullDiskFileSizeLimit(t *testing.T) {
 		t.Skip("trains")
 	}
 	ref := reference(t, 2)
-	bin := binary(t, "train")
+	bin := command(t, "train")
 	dir := snapshot(t, ref, filepath.Join(t.TempDir(), "run"))
 	// bash's ulimit -f counts 1024-byte blocks.
 	limited := []string{"-c", `ulimit -f 1024 && trap "" XFSZ && exec "$0" "$@"`, bin, "-resume", "-out", dir}
@@ -120,7 +120,7 @@ func TestFullDiskTmpfs(t *testing.T) {
 		t.Skip("mounting a tmpfs needs root")
 	}
 	ref := reference(t, 2)
-	bin := binary(t, "train")
+	bin := command(t, "train")
 	snap := snapshot(t, ref, filepath.Join(t.TempDir(), "snap"))
 	used := int64(0)
 	filepath.Walk(snap, func(_ string, fi os.FileInfo, err error) error {
@@ -163,7 +163,7 @@ func TestReadOnlyOutput(t *testing.T) {
 		t.Skip("builds the training graph")
 	}
 	ref := reference(t, 2)
-	bin := binary(t, "train")
+	bin := command(t, "train")
 	var cred *syscall.Credential
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("nobody")

@@ -150,7 +150,7 @@ func TestKillResume(t *testing.T) {
 	ref := reference(t, epochs)
 	rng := rand.New(rand.NewPCG(*seedFlag, uint64(epochs)))
 	targets := planKills(rng, epochs, n, ref)
-	bin := binary(t, "train")
+	bin := command(t, "train")
 	dir := filepath.Join(t.TempDir(), "run")
 
 	phases := map[string]int{}

@@ -63,8 +63,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// binary builds cmd/<name> once and returns the executable's path.
-func binary(t testing.TB, name string) string {
+// command builds cmd/<name> once and returns the executable's path.
+func command(t testing.TB, name string) string {
 	t.Helper()
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
@@ -344,7 +344,7 @@ type runRecord struct {
 func reference(t testing.TB, epochs int) *runRecord {
 	t.Helper()
 	root := dataset(t)
-	bin := binary(t, "train")
+	bin := command(t, "train")
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	if r, ok := shared.refs[epochs]; ok {
