@@ -229,10 +229,14 @@ func TestBadDatasetFiles(t *testing.T) {
 			return cub(t, func(r string) { replaceLine(t, filepath.Join(r, "images.txt"), 3, "3") })
 		}, []string{"cub: {root}/images.txt:3: want \"<id> <image path>\" with a positive id, got \"3\""}},
 		{"cub: id not a number", "cub", func(t *testing.T) string {
-			return cub(t, func(r string) { replaceLine(t, filepath.Join(r, "images.txt"), 2, "two 001.Red_barred_Finch/Red_barred_Finch_0002.jpg") })
+			return cub(t, func(r string) {
+				replaceLine(t, filepath.Join(r, "images.txt"), 2, "two 001.Red_barred_Finch/Red_barred_Finch_0002.jpg")
+			})
 		}, []string{"{root}/images.txt:2: want \"<id> <image path>\" with a positive id"}},
 		{"cub: repeated id", "cub", func(t *testing.T) string {
-			return cub(t, func(r string) { replaceLine(t, filepath.Join(r, "images.txt"), 4, "1 001.Red_barred_Finch/Red_barred_Finch_0004.jpg") })
+			return cub(t, func(r string) {
+				replaceLine(t, filepath.Join(r, "images.txt"), 4, "1 001.Red_barred_Finch/Red_barred_Finch_0004.jpg")
+			})
 		}, []string{"{root}/images.txt:4: id 1 repeats line 1"}},
 		{"cub: class out of range", "cub", func(t *testing.T) string {
 			return cub(t, func(r string) { replaceLine(t, filepath.Join(r, "image_class_labels.txt"), 5, "5 99") })
