@@ -91,8 +91,8 @@ func TestTrainStep(t *testing.T) {
 	for _, depth := range []int{18, 50} {
 		for _, tc := range variantCases {
 			t.Run(fmt.Sprintf("%s_%s_%d", tc.attention, tc.fusion, depth), func(t *testing.T) {
-				if depth == 50 && testing.Short() {
-					t.Skip("depth-50 training steps run without -short")
+				if testing.Short() && (depth == 50 || (tc.attention != "none" && tc.attention != "csca")) {
+					t.Skip("-short trains none and csca at depth 18 only")
 				}
 				cfg := DefaultConfig()
 				cfg.Attention, cfg.CSCAFusion, cfg.Depth, cfg.NumClasses, cfg.Dropout = tc.attention, tc.fusion, depth, 5, 0.2
@@ -259,6 +259,9 @@ func flatValues(t *tf.Tensor) []float64 {
 func TestGradientsFiniteDifferences(t *testing.T) {
 	for _, tc := range variantCases {
 		t.Run(tc.attention+"_"+tc.fusion, func(t *testing.T) {
+			if testing.Short() && (tc.attention != "csca" || tc.fusion != "parallel") {
+				t.Skip("-short checks the parallel channel-spatial variant only")
+			}
 			cfg := DefaultConfig()
 			cfg.Attention, cfg.CSCAFusion, cfg.Depth, cfg.NumClasses, cfg.WidthMultiplier = tc.attention, tc.fusion, 18, 5, 0.25
 			cfg.Reduction = 4
@@ -319,14 +322,10 @@ func gradientCheck(t *testing.T, cfg Config) {
 		}
 		return flatValues(res[0])
 	}
-	// Every write feeds all trainable variables: a new combination of feeds and targets would cost
-	// TensorFlow a new executor for this graph on every call.
-	all := g.Trainable()
-	values := map[*ops.Variable][]float64{}
-	write := func() {
+	assign := func(vars []*ops.Variable, values map[*ops.Variable][]float64) {
 		feeds := map[tf.Output]*tf.Tensor{}
 		var targets []*tf.Operation
-		for _, v := range all {
+		for _, v := range vars {
 			tensor, err := tf.NewTensor(values[v])
 			if err == nil {
 				err = tensor.Reshape(v.Shape)
@@ -341,14 +340,28 @@ func gradientCheck(t *testing.T, cfg Config) {
 			t.Fatal(err)
 		}
 	}
-	for _, v := range all {
-		vals := read(v.Value)
+	// Read and write all variables in one Run each: every new combination of feeds, fetches and
+	// targets costs TensorFlow a new executor for this graph.
+	trainable := g.Trainable()
+	current := make([]tf.Output, len(trainable))
+	for i, v := range trainable {
+		current[i] = v.Value
+	}
+	initial, err := sess.Run(nil, current, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[*ops.Variable][]float64{}
+	for i, v := range trainable {
+		vals := flatValues(initial[i])
 		for i := range vals {
 			vals[i] += 0.1 * rng.NormFloat64()
 		}
 		values[v] = vals
 	}
-	write()
+	assign(trainable, values)
+	// Every write assigns all checked variables, for the same reason.
+	write := func() { assign(vars, values) }
 	res, err := sess.Run(nil, grads, nil)
 	if err != nil {
 		t.Fatal(err)

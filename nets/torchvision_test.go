@@ -253,6 +253,9 @@ func TestImportedGatesStartAtIdentity(t *testing.T) {
 		{"csca", "residual", "sequential", nil},
 	} {
 		t.Run(fmt.Sprintf("%s_%s_%s_%v", tc.kind, tc.form, tc.fusion, tc.stages), func(t *testing.T) {
+			if testing.Short() && tc.kind != "csca" {
+				t.Skip("-short checks the channel-spatial variants only")
+			}
 			cfg := base
 			cfg.Attention, cfg.GateForm, cfg.CSCAFusion, cfg.AttentionStages = tc.kind, tc.form, tc.fusion, tc.stages
 			m := newModel(t, cfg, false, tf.Float, 2, 120, 97)
