@@ -14,7 +14,7 @@ type Config struct {
 	CSCAFusion      string  // model.csca_fusion: parallel | sequential (csca only)
 	GateForm        string  // model.gate_form: plain (F·M) | residual (F·(1+M))
 	Reduction       int     // channel-attention MLP reduction r
-	AttentionStages []int   // stages (1..4) whose blocks carry the gate; nil means all
+	AttentionStages []int   // stages (1..4) whose blocks carry the gate; nil means all, empty none
 	Dropout         float64 // dropout rate before the classifier, in [0, 1)
 }
 
