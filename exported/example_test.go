@@ -2,6 +2,7 @@ package exported_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -70,4 +71,35 @@ func Example() {
 	// request 1: a label of the model: true
 	// request 2: a label of the model: true
 	// request 3: a label of the model: true
+}
+
+// ExampleModel_PredictEncoded classifies image files, decoding them in the graph (predict_jpeg), and
+// names the file behind a bad image. (Compiled, not run: it needs a model directory.)
+func ExampleModel_PredictEncoded() {
+	m, err := exported.Load("runs/demo/export")
+	if err != nil {
+		log.Fatal(err) // names the directory and what is wrong with it
+	}
+	defer m.Close()
+	files := []string{"bird1.jpg", "bird2.png"}
+	var data [][]byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			log.Fatal(err)
+		}
+		data = append(data, b)
+	}
+	p, err := m.PredictEncoded(context.Background(), data)
+	var bad *exported.ImageError
+	if errors.As(err, &bad) {
+		log.Fatalf("%s: %v", files[bad.Index], bad.Err)
+	} else if err != nil {
+		log.Fatal(err)
+	}
+	for i, f := range files {
+		for _, c := range m.TopK(p.Probabilities[i], 3) {
+			fmt.Printf("%s\t%s\t%.3f\n", f, c.Label, c.Probability)
+		}
+	}
 }

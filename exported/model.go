@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/finegrain/finegrain/ops"
+	"github.com/finegrain/finegrain/pipeline"
 )
 
 // Model is a loaded SavedModel ready for inference. Its methods are safe for concurrent use.
@@ -57,14 +58,14 @@ type loadOptions struct {
 func WithSessionConfig(cfg ops.SessionConfig) Option { return func(o *loadOptions) { o.session = cfg } }
 
 // WithMaxPixels refuses encoded images whose header declares more pixels than n before decoding them
-// (default 89478485, PIL's decompression-bomb limit; n <= 0 means no limit).
+// (default pipeline.DefaultMaxPixels, PIL's decompression-bomb limit; n <= 0 means no limit).
 func WithMaxPixels(n int) Option { return func(o *loadOptions) { o.maxPixels = n } }
 
 // Load opens the SavedModel in dir (tag "serve") with its labels and metadata. A missing or corrupt
 // directory, or a SavedModel without the serving_default signature this package writes, is an error
 // naming the directory and what is wrong.
 func Load(dir string, opts ...Option) (m *Model, err error) {
-	o := loadOptions{session: ops.DefaultSessionConfig(), maxPixels: 89478485}
+	o := loadOptions{session: ops.DefaultSessionConfig(), maxPixels: pipeline.DefaultMaxPixels}
 	for _, opt := range opts {
 		opt(&o)
 	}
