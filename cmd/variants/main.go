@@ -1,7 +1,9 @@
 // Command variants prints the table of model variants as a markdown table: trainable parameters,
 // GFLOPs of one forward pass (multiply-adds of convolutions and dense layers, torchvision's convention),
-// and the median CPU time of a forward pass (inference mode) and of a forward+backward pass (training
-// mode: gradients of every variable and BN updates, no optimiser step) for one batch.
+// and the median time of a forward pass (inference mode) and of a forward+backward pass (training
+// mode: gradients of every variable and BN updates, no optimiser step) for one batch: wall-clock time,
+// and the CPU time the process used (user + system, all threads), which other load on the machine
+// disturbs less.
 //
 //	go run ./cmd/variants -depth 50 -size 224 -batch 1 -iters 3
 package main
@@ -17,6 +19,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/finegrain/finegrain/nets"
@@ -59,8 +62,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "ResNet-%d, %d classes, %d×%d input, batch %d, median of %d passes; TensorFlow %s on %d CPUs (%d intra-op threads)\n\n",
 		*depth, *classes, *size, *size, *batch, *iters, rt.Version, runtime.NumCPU(), sc.IntraOpThreads)
-	fmt.Fprintln(out, "| variant | parameters | GFLOPs | forward ms | forward+backward ms |")
-	fmt.Fprintln(out, "|---|---:|---:|---:|---:|")
+	fmt.Fprintln(out, "| variant | parameters | GFLOPs | forward ms | forward+backward ms | forward CPU ms | forward+backward CPU ms |")
+	fmt.Fprintln(out, "|---|---:|---:|---:|---:|---:|---:|")
 	for _, v := range strings.Split(*list, ",") {
 		cfg := nets.DefaultConfig()
 		cfg.Attention, cfg.Depth, cfg.NumClasses, cfg.CSCAFusion, cfg.GateForm = strings.TrimSpace(v), *depth, *classes, *fusion, *form
@@ -72,41 +75,55 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", cfg.Attention, err)
 		}
-		fmt.Fprintf(out, "| %s | %s | %.2f | %.0f | %.0f |\n", cfg.Attention, thousands(params), float64(flops)/1e9, ms(fwd), ms(bwd))
+		fmt.Fprintf(out, "| %s | %s | %.2f | %.0f | %.0f | %.0f | %.0f |\n", cfg.Attention, thousands(params), float64(flops)/1e9,
+			ms(fwd.wall), ms(bwd.wall), ms(fwd.cpu), ms(bwd.cpu))
 	}
 	return nil
 }
 
-// timeVariant returns the median durations of a forward and a forward+backward pass.
-func timeVariant(ctx context.Context, cfg nets.Config, batch, size, iters int, sc ops.SessionConfig) (fwd, bwd time.Duration, err error) {
+// timing is the median wall-clock and CPU time of one pass.
+type timing struct{ wall, cpu time.Duration }
+
+// timeVariant times a forward and a forward+backward pass.
+func timeVariant(ctx context.Context, cfg nets.Config, batch, size, iters int, sc ops.SessionConfig) (fwd, bwd timing, err error) {
 	w, err := nets.NewWorkload(cfg, batch, size, sc)
 	if err != nil {
-		return 0, 0, err
+		return fwd, bwd, err
 	}
 	defer w.Close()
-	median := func(pass func() error) (time.Duration, error) {
+	median := func(pass func() error) (timing, error) {
 		if err := pass(); err != nil { // warm-up: graph optimisation and allocation
-			return 0, err
+			return timing{}, err
 		}
-		d := make([]time.Duration, iters)
-		for i := range d {
+		wall, cpu := make([]time.Duration, iters), make([]time.Duration, iters)
+		for i := range iters {
 			if err := ctx.Err(); err != nil {
-				return 0, errors.New("interrupted")
+				return timing{}, errors.New("interrupted")
 			}
-			start := time.Now()
+			start, startCPU := time.Now(), cpuTime()
 			if err := pass(); err != nil {
-				return 0, err
+				return timing{}, err
 			}
-			d[i] = time.Since(start)
+			wall[i], cpu[i] = time.Since(start), cpuTime()-startCPU
 		}
-		slices.Sort(d)
-		return d[len(d)/2], nil
+		slices.Sort(wall)
+		slices.Sort(cpu)
+		return timing{wall[iters/2], cpu[iters/2]}, nil
 	}
 	if fwd, err = median(w.Forward); err != nil {
-		return 0, 0, err
+		return fwd, bwd, err
 	}
 	bwd, err = median(w.ForwardBackward)
 	return fwd, bwd, err
+}
+
+// cpuTime is the user and system time of the process so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
