@@ -85,8 +85,8 @@ func (ew *EventWriter) Image(step int64, tag string, png []byte, height, width, 
 	return ew.summary(step, s)
 }
 
-// Restart writes a SessionLog START at step: TensorBoard then drops events of earlier files with a
-// larger step, which a resumed run writes again.
+// Restart writes a SessionLog START at step: TensorBoard then drops the events of this run with that
+// step or a larger one, which a resumed run writes again. The trainer's event steps are epochs.
 func (ew *EventWriter) Restart(step int64) error {
 	var sl []byte
 	sl = protowire.AppendTag(sl, 1, protowire.VarintType)

@@ -238,7 +238,7 @@ func (r *runner) run(ctx context.Context) (*Summary, error) {
 			return nil, err
 		}
 		if r.opt.Resume {
-			if err := r.events.Restart(r.st.Step); err != nil {
+			if err := r.events.Restart(int64(r.st.Epoch) + 1); err != nil { // event steps are epochs
 				return nil, err
 			}
 		}
@@ -247,7 +247,7 @@ func (r *runner) run(ctx context.Context) (*Summary, error) {
 		r.dir, cfg.Model.Attention, cfg.Model.Depth, cfg.Model.WidthMultiplier, k, r.tg.ModelParams(),
 		r.data.Source, len(r.data.Train), len(r.data.Val), len(r.data.Test), r.spe, cfg.Train.Epochs)
 	if r.opt.Resume {
-		r.prog.Printf("resuming at epoch %d, step %d", r.st.Epoch+r.boolInt(r.st.StepInEpoch > 0), r.st.Step)
+		r.prog.Printf("resuming after step %d (epoch %d, step %d of %d)", r.st.Step, r.st.Epoch+1, r.st.StepInEpoch, r.spe)
 	}
 
 	for epoch := r.st.Epoch + 1; epoch <= cfg.Train.Epochs; epoch++ {
@@ -259,13 +259,6 @@ func (r *runner) run(ctx context.Context) (*Summary, error) {
 		}
 	}
 	return r.finish(work)
-}
-
-func (r *runner) boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 func numel(shape []int64) int64 {
@@ -416,7 +409,7 @@ func (r *runner) trainEpoch(ctx, work context.Context, epoch int) error {
 	if err := it.Close(); err != nil {
 		return err
 	}
-	return r.endEpoch(work, epoch)
+	return r.endEpoch(ctx, work, epoch)
 }
 
 // stepFeeds are the inputs of the next step: the batch, the learning rates of the schedule, the
@@ -470,7 +463,7 @@ func (r *runner) adjustLossScale(finite bool) {
 }
 
 // endEpoch validates, records the epoch's metrics and writes the checkpoint.
-func (r *runner) endEpoch(work context.Context, epoch int) error {
+func (r *runner) endEpoch(ctx, work context.Context, epoch int) error {
 	cfg, st := r.cfg, r.st
 	p := st.Partial
 	if p.Images == 0 {
@@ -499,7 +492,7 @@ func (r *runner) endEpoch(work context.Context, epoch int) error {
 	m.WallSeconds = r.wall()
 	st.WallSeconds = m.WallSeconds
 	st.History = append(st.History, m)
-	if epoch%cfg.Checkpoint.EveryEpochs == 0 || epoch == cfg.Train.Epochs || best || r.stopRequestedNoCtx() {
+	if epoch%cfg.Checkpoint.EveryEpochs == 0 || epoch == cfg.Train.Epochs || best || r.stopRequested(ctx) {
 		if _, err := r.ckpt.Save(r.sess, st, best && cfg.Train.Selection == "best_val"); err != nil {
 			return err
 		}
