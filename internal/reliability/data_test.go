@@ -53,7 +53,7 @@ func replaceLine(t *testing.T, file string, n int, text string) {
 }
 
 // pngBomb is a PNG whose header declares w×h pixels, with no pixel data.
-func pngBomb(t *testing.T, w, h uint32) []byte {
+func pngBomb(t testing.TB, w, h uint32) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	if err := png.Encode(&b, image.NewGray(image.Rect(0, 0, 1, 1))); err != nil {
@@ -80,7 +80,7 @@ func jpegBomb(t *testing.T, jpeg []byte, w, h uint16) []byte {
 	return out
 }
 
-func pngImage(t *testing.T, w, h int) []byte {
+func pngImage(t testing.TB, w, h int) []byte {
 	t.Helper()
 	m := image.NewRGBA(image.Rect(0, 0, w, h))
 	for i := range m.Pix {
