@@ -39,7 +39,7 @@ func graphFunction(g *tf.Graph, name string, inputs, outputs []tf.Output, outNam
 		if len(outs) == 0 {
 			return nil, func() {}, nil
 		}
-		arr := (*[1 << 20]C.TF_Output)(C.malloc(C.size_t(len(outs)) * C.size_t(unsafe.Sizeof(C.TF_Output{}))))[:len(outs):len(outs)]
+		arr := unsafe.Slice((*C.TF_Output)(C.malloc(C.size_t(len(outs))*C.size_t(unsafe.Sizeof(C.TF_Output{})))), len(outs))
 		free := func() { C.free(unsafe.Pointer(&arr[0])) }
 		for i, o := range outs {
 			cname := C.CString(o.Op.Name())
