@@ -57,9 +57,9 @@ func resnet(s *ops.Scope, images tf.Output, cfg Config, gate ops.Gate) Outputs {
 	gc := ops.GateConfig{Form: cfg.GateForm, Reduction: cfg.Reduction, Kernel: 7, Fusion: cfg.CSCAFusion, BatchNorm: bn}
 	for i, n := range a.blocks {
 		stage := s.Sub("layer" + strconv.Itoa(i+1))
-		var g ops.Gate
+		g := gating{cfg: gc, name: cfg.Attention}
 		if cfg.hasGate(i + 1) {
-			g = gate
+			g.gate = gate
 		}
 		for j := range n {
 			stride := 1
@@ -68,9 +68,9 @@ func resnet(s *ops.Scope, images tf.Output, cfg Config, gate ops.Gate) Outputs {
 			}
 			b := stage.Sub(strconv.Itoa(j))
 			if a.bottleneck {
-				x = bottleneck(b, x, cfg.width(64<<i), stride, g, gc, cfg.Attention)
+				x = bottleneck(b, x, cfg.width(64<<i), stride, g)
 			} else {
-				x = basicBlock(b, x, cfg.width(64<<i), stride, g, gc, cfg.Attention)
+				x = basicBlock(b, x, cfg.width(64<<i), stride, g)
 			}
 		}
 	}
@@ -79,31 +79,39 @@ func resnet(s *ops.Scope, images tf.Output, cfg Config, gate ops.Gate) Outputs {
 
 // bottleneck is torchvision's Bottleneck (v1.5, stride on the 3×3 conv) with the gate after bn3:
 // 1×1 → BN → ReLU → 3×3 → BN → ReLU → 1×1 → BN → [gate] → + shortcut → ReLU.
-func bottleneck(s *ops.Scope, x tf.Output, planes, stride int, gate ops.Gate, gc ops.GateConfig, kind string) tf.Output {
+func bottleneck(s *ops.Scope, x tf.Output, planes, stride int, gate gating) tf.Output {
 	bn := ops.DefaultBatchNorm()
 	out := ops.Conv2D(s.Sub("conv1"), x, planes, 1, 1, 0, false)
 	out = ops.ReLU(s, ops.BatchNorm(s.Sub("bn1"), out, bn))
 	out = ops.Conv2D(s.Sub("conv2"), out, planes, 3, stride, 1, false)
 	out = ops.ReLU(s, ops.BatchNorm(s.Sub("bn2"), out, bn))
 	out = ops.Conv2D(s.Sub("conv3"), out, planes*4, 1, 1, 0, false)
-	out = ops.BatchNorm(s.Sub("bn3"), out, bn)
-	if gate != nil {
-		out = gate(s.Sub(kind), out, gc)
-	}
+	out = gate.apply(s, ops.BatchNorm(s.Sub("bn3"), out, bn))
 	return ops.ReLU(s, op.Add(s.Op(), out, shortcut(s, x, planes*4, stride)))
 }
 
 // basicBlock is torchvision's BasicBlock (depths 18 and 34) with the gate after bn2.
-func basicBlock(s *ops.Scope, x tf.Output, planes, stride int, gate ops.Gate, gc ops.GateConfig, kind string) tf.Output {
+func basicBlock(s *ops.Scope, x tf.Output, planes, stride int, gate gating) tf.Output {
 	bn := ops.DefaultBatchNorm()
 	out := ops.Conv2D(s.Sub("conv1"), x, planes, 3, stride, 1, false)
 	out = ops.ReLU(s, ops.BatchNorm(s.Sub("bn1"), out, bn))
 	out = ops.Conv2D(s.Sub("conv2"), out, planes, 3, 1, 1, false)
-	out = ops.BatchNorm(s.Sub("bn2"), out, bn)
-	if gate != nil {
-		out = gate(s.Sub(kind), out, gc)
-	}
+	out = gate.apply(s, ops.BatchNorm(s.Sub("bn2"), out, bn))
 	return ops.ReLU(s, op.Add(s.Op(), out, shortcut(s, x, planes, stride)))
+}
+
+// gating is a block's attention gate: none, or the builder with its configuration and scope name.
+type gating struct {
+	gate ops.Gate
+	cfg  ops.GateConfig
+	name string // ca, sa or csca: the gate's variables live under block/name/
+}
+
+func (g gating) apply(s *ops.Scope, x tf.Output) tf.Output {
+	if g.gate == nil {
+		return x
+	}
+	return g.gate(s.Sub(g.name), x, g.cfg)
 }
 
 // shortcut is the identity, or torchvision's downsample (1×1 conv with stride, BN) when the shape changes.
