@@ -314,8 +314,8 @@ func (c *Config) validate(checkPaths bool, stat func(string) error) []string {
 		bad("train.epsilon", t.Epsilon, "want a value in (0, 1)")
 	}
 	oneOf("train.schedule", t.Schedule, "cosine", "step", "constant")
-	if t.WarmupEpochs < 0 || (t.Epochs >= 1 && t.WarmupEpochs >= float64(t.Epochs)) {
-		bad("train.warmup_epochs", t.WarmupEpochs, fmt.Sprintf("want 0 or more and fewer than train.epochs (%d)", t.Epochs))
+	if t.WarmupEpochs < 0 {
+		bad("train.warmup_epochs", t.WarmupEpochs, "want 0 or more (a warm-up longer than train.epochs never reaches train.lr)")
 	}
 	prev := 0.0
 	for _, m := range t.Milestones {

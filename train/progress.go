@@ -91,8 +91,8 @@ func (p *Progress) StartEpoch(epoch, steps, done int, stepsSoFar, totalSteps int
 func (p *Progress) Step(step int, globalStep int64, loss, acc, imgPerSec, lr float64) {
 	eta := p.runETA(globalStep)
 	if p.bar != nil {
-		p.bar.Describe(fmt.Sprintf("epoch %d/%d loss %.4f acc %.3f %.0f img/s run ETA %s", p.epoch, p.epochs, loss, acc, imgPerSec, eta))
 		p.bar.Set(step)
+		p.bar.Describe(fmt.Sprintf("epoch %d/%d loss %.4f acc %.3f %.0f img/s run ETA %s", p.epoch, p.epochs, loss, acc, imgPerSec, eta))
 		return
 	}
 	if p.quiet || p.every <= 0 || step%p.every != 0 {
