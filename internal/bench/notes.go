@@ -1,0 +1,94 @@
+package bench
+
+import (
+	"fmt"
+	"math"
+)
+
+// notes states what the run's numbers say, goal by goal, and where a goal is missed, what the other
+// measurements of the same run tell about why.
+func (res *Results) notes() []string {
+	var n []string
+	add := func(format string, args ...any) { n = append(n, fmt.Sprintf(format, args...)) }
+	none, keras := res.noneResult(), res.bestKeras()
+	p := res.Plan
+
+	if len(res.Candidates) > 1 && none != nil {
+		add("Knobs: of the %d settings tried on the `none` step, %s was best by %s (%.2f img/s); every headline number uses it, and the others are in the training table.",
+			len(res.Candidates), res.Settings, res.SelectedBy, none.ImagesPerSec)
+	}
+	if none != nil && keras != nil {
+		r := none.ImagesPerSec / keras.ImagesPerSec
+		if r >= 1 {
+			add("Training: the Go graph trains %.0f%% faster than Keras's ResNet50 (%.2f against %.2f img/s, Keras with jit_compile=%v).",
+				100*(r-1), none.ImagesPerSec, keras.ImagesPerSec, keras.XLA)
+		} else {
+			add("Training: the Go graph is %.0f%% slower than Keras's ResNet50 by wall clock (%.2f against %.2f img/s, Keras with jit_compile=%v).",
+				100*(1-r), none.ImagesPerSec, keras.ImagesPerSec, keras.XLA)
+		}
+		gc, kc := none.Step.CPUPerRun(), keras.Step.CPUPerRun()
+		if gc > 0 && kc > 0 {
+			work := float64(none.ForwardMACs)/float64(keras.ForwardMACs) - 1
+			eff := none.GFLOPsPerCPUSecond/keras.GFLOPsPerCPUSecond - 1
+			add("CPU time: a Go step takes %.2f CPU-s against Keras's %.2f (%s); our torchvision ResNet-50 does %s multiply-adds per image (stride in the 3×3 convolution of a bottleneck rather than the first 1×1), so per counted FLOP Go runs at %.1f GFLOP per CPU-second against Keras's %.1f (%s).",
+				gc, kc, pct(gc/kc-1), pct(work), none.GFLOPsPerCPUSecond, keras.GFLOPsPerCPUSecond, pct(eff))
+			switch {
+			case r < 1 && gc <= kc*1.05:
+				add("Why Go loses here: not in the graph: per step it needs no more CPU time than Keras, so the wall-clock gap is the other load on the machine during the two measurements (load average %.1f before Go's, %.1f before Keras's).",
+					res.Candidates[0].LoadBefore, keras.LoadBefore)
+			case r < 1 && eff >= -0.05:
+				add("Why Go loses here: the extra time is the extra work of torchvision's layout (which the pretrained weights and the paper need); per counted FLOP both graphs run at the same rate (within 5%%).")
+			case r < 1:
+				add("Why Go loses here: the Go step is %.0f%% less efficient per counted FLOP. Candidates for the difference: fused batch norm against Keras's composed one, the explicit Pad ops before the strided convolutions, the gradient-norm pass, and noise from the load (see the knobs in full mode).", -100*eff)
+			}
+		}
+	}
+	for _, v := range res.Variants {
+		if v.OK() && v.Result != nil && none != nil {
+			add("Variant `%s`: %.2f img/s, %s step time against `none` (CPU time %s).", v.Result.Spec.Attention, v.Result.ImagesPerSec,
+				pct(v.Result.Step.Median()/none.Step.Median()-1), pct(v.Result.Step.CPUPerRun()/none.Step.CPUPerRun()-1))
+		}
+	}
+	if res.InferB1MSGo > 0 && res.InferB1MSPython > 0 {
+		r := res.InferB1MSGo / res.InferB1MSPython
+		if r <= 1 {
+			add("Inference: batch-1 latency from Go is %.1f ms against Python's %.1f ms (%.0f%% lower).", res.InferB1MSGo, res.InferB1MSPython, 100*(1-r))
+		} else {
+			add("Inference: batch-1 latency from Go is %.1f ms against Python's %.1f ms (%.0f%% higher).", res.InferB1MSGo, res.InferB1MSPython, 100*(r-1))
+			if g := res.InferGo.Result; g != nil {
+				for _, b := range g.Batches {
+					if b.Batch != 1 {
+						continue
+					}
+					for _, pb := range res.InferPython.Batches {
+						if pb.Batch == 1 {
+							add("Why: the same session run without the input copy (Go PredictTensor %.1f ms, Python tensor %.1f ms) and the CPU time per call (Go %.1f ms, Python %.1f ms) show whether the gap is in TensorFlow's run or around it; differences under ~10%% are within this machine's noise at this load.",
+								1000*b.Tensor.Median(), 1000*pb.Tensor.Median(), 1000*b.Predict.CPUPerRun(), 1000*pb.Numpy.CPUPerRun())
+						}
+					}
+				}
+			}
+		}
+	}
+	if res.PipelineImgSGo > 0 {
+		if res.PipelineImgSTFData > 0 {
+			add("Input pipeline: %.1f img/s in Go against %.1f with tf.data on the same files (%.2f×).", res.PipelineImgSGo, res.PipelineImgSTFData, res.PipelineImgSGo/res.PipelineImgSTFData)
+		}
+		if res.TrainImgSGo > 0 {
+			r := res.PipelineImgSGo / res.TrainImgSGo
+			met := "meets"
+			if r < PipelineOverTrainGoal {
+				met = "misses"
+			}
+			add("The pipeline delivers %.1f× what the training step consumes at %d×%d (%s the %.0f× goal).", r, p.Train.ImageSize, p.Train.ImageSize, met, PipelineOverTrainGoal)
+		}
+	}
+	if res.PeakFraction > 0 {
+		add("Efficiency: the `none` training step reaches %.0f%% of the MatMul peak by wall clock (%.1f of %.1f GFLOP/s) and %.0f%% per CPU-second (%.1f of %.1f). A ResNet training step cannot reach the MatMul rate: its 7×7 stem, 1×1 convolutions at small spatial sizes, weight-gradient convolutions, batch norm and ReLU passes are memory-bound, and on 2 CPUs TensorFlow runs one op at a time.",
+			100*res.PeakFraction, res.StepGFLOPs, res.PeakGFLOPs, 100*res.PeakFractionCPU, res.StepGFLOPsPerCPUSecond, res.PeakGFLOPsPerCPUSecond)
+	}
+	if l := res.loads(); len(l) > 0 && median(l) > float64(res.Machine.NumCPU) && !math.IsNaN(median(l)) {
+		add("Load: the median load average during the run was %.1f on %d CPUs: other work shared the machine, which slows every wall-clock number and adds noise of tens of percent between measurements.", median(l), res.Machine.NumCPU)
+	}
+	return n
+}

@@ -1,0 +1,75 @@
+package bench
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestPlanFor(t *testing.T) {
+	for _, ncpu := range []int{1, 2, 16} {
+		quick, err := PlanFor(Quick, ncpu)
+		if err != nil {
+			t.Fatal(err)
+		}
+		full, err := PlanFor(Full, ncpu)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []Plan{quick, full} {
+			if p.Train.Attention != "none" || p.Train.Depth != 50 {
+				t.Errorf("%s: train %+v, want the none ResNet-50", p.Mode, p.Train)
+			}
+			def := p.Candidates[0]
+			if def.IntraOpThreads != ncpu || def.InterOpThreads != 2 || def.XLA || def.OneDNN != "" {
+				t.Errorf("%s on %d CPUs: first candidate %+v, want the project's defaults", p.Mode, ncpu, def)
+			}
+			if p.Train.Settings != def || p.Peak.Settings != def || p.Infer.Settings != def {
+				t.Errorf("%s: specs do not start at the default settings", p.Mode)
+			}
+			if p.Pipeline.Workers != ncpu || p.Budget <= 0 {
+				t.Errorf("%s: pipeline workers %d, budget %v", p.Mode, p.Pipeline.Workers, p.Budget)
+			}
+			if len(p.Variants) != 4 {
+				t.Errorf("%s: variants %v, want the four attention variants", p.Mode, p.Variants)
+			}
+		}
+		if quick.Train.ImageSize >= full.Train.ImageSize || quick.Train.Batch >= full.Train.Batch || quick.Budget >= full.Budget {
+			t.Errorf("quick %+v is not smaller than full %+v", quick.Train, full.Train)
+		}
+		if full.Train.ImageSize != 224 || full.Train.Batch != 16 || len(full.KerasXLA) != 2 || len(full.Candidates) < 4 {
+			t.Errorf("full plan %+v: want 224×224, batch 16, knobs and Keras with and without XLA", full)
+		}
+	}
+	if _, err := PlanFor("medium", 2); err == nil || !strings.Contains(err.Error(), "medium") {
+		t.Errorf("PlanFor(medium) error %v, want one naming the mode", err)
+	}
+}
+
+func TestSettings(t *testing.T) {
+	tests := []struct {
+		s       Settings
+		env     []string
+		label   string
+		threads int
+	}{
+		{Settings{IntraOpThreads: 2, InterOpThreads: 2}, nil, "intra=2 inter=2", 2},
+		{Settings{IntraOpThreads: 4, InterOpThreads: 1, XLA: true, XLAFlags: "--tf_xla_cpu_global_jit"},
+			[]string{"TF_XLA_FLAGS=--tf_xla_cpu_global_jit"}, "intra=4 inter=1 xla TF_XLA_FLAGS=--tf_xla_cpu_global_jit", 4},
+		{Settings{IntraOpThreads: 1, InterOpThreads: 2, OneDNN: "0"}, []string{"TF_ENABLE_ONEDNN_OPTS=0"}, "intra=1 inter=2 onednn=0", 1},
+	}
+	for _, tc := range tests {
+		if got := strings.Join(tc.s.Env(), ","); got != strings.Join(tc.env, ",") {
+			t.Errorf("%+v: Env %q, want %q", tc.s, got, tc.env)
+		}
+		if got := tc.s.String(); got != tc.label {
+			t.Errorf("%+v: String %q, want %q", tc.s, got, tc.label)
+		}
+		sc := tc.s.Session()
+		if sc.IntraOpThreads != tc.threads || sc.InterOpThreads != tc.s.InterOpThreads || sc.XLA != tc.s.XLA {
+			t.Errorf("%+v: Session %+v", tc.s, sc)
+		}
+	}
+	if sc := (Settings{}).Session(); sc.IntraOpThreads < 1 {
+		t.Errorf("zero Settings: %d intra-op threads, want the CPU count", sc.IntraOpThreads)
+	}
+}

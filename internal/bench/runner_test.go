@@ -1,0 +1,187 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeExec answers the runner's commands with canned measurements: the Go step takes goStep seconds
+// (scaled per variant), Keras's kerasStep, and a step's CPU time is twice its wall time.
+type fakeExec struct {
+	goStep, kerasStep float64
+	fail              map[string]bool // commands (worker kind or script base name) that fail
+	calls             []string
+}
+
+func (f *fakeExec) run(_ context.Context, env []string, v any, name string, args ...string) error {
+	what := filepath.Base(args[0])
+	if name == "self" {
+		what = args[1]
+	}
+	f.calls = append(f.calls, what)
+	if f.fail[what] {
+		return errors.New(what + " broke\nwith a second line")
+	}
+	timing := func(step float64, n int) Timing {
+		t := Timing{CPUSeconds: 2 * step * float64(n)}
+		for range n {
+			t.Seconds = append(t.Seconds, step)
+		}
+		return t
+	}
+	var out any
+	switch what {
+	case WorkTrain:
+		var spec TrainSpec
+		if err := json.Unmarshal([]byte(args[3]), &spec); err != nil {
+			return err
+		}
+		step := f.goStep * map[string]float64{"none": 1, "csca": 1.25, "ca": 1.1, "sa": 1.05, "fcn": 1}[spec.Attention]
+		if spec.Settings.InterOpThreads == 1 { // a faster knob
+			step /= 2
+		}
+		r := TrainResult{Spec: spec, Params: 1e6, ForwardMACs: 1e9, StepGFLOP: TrainStepFLOPs(1e9, spec.Batch) / 1e9,
+			Step: timing(step, spec.Steps), FirstStepSeconds: 3 * step}
+		r.ImagesPerSec = r.Step.Rate(float64(spec.Batch))
+		r.GFLOPs = r.Step.Rate(r.StepGFLOP)
+		r.GFLOPsPerCPUSecond = r.StepGFLOP / r.Step.CPUPerRun()
+		out = r
+	case WorkPeak:
+		out = PeakResult{Run: timing(0.1, 3), GFLOPs: 100, MedianGFLOPs: 90, GFLOPsPerCPUSecond: 60}
+	case WorkExport:
+		out = InferSpec{}
+	case WorkInfer:
+		out = InferResult{Batches: []InferBatch{
+			{Batch: 1, Predict: timing(0.02, 3), Tensor: timing(0.019, 3), MedianMS: 20, ImagesPerSec: 50},
+			{Batch: 16, Predict: timing(0.2, 3), Tensor: timing(0.19, 3), MedianMS: 200, ImagesPerSec: 80},
+		}}
+	case WorkPipeline:
+		out = PipelineResult{JPEGDecoder: "libjpeg-turbo", Images: 64, Seconds: 0.5, ImagesPerSec: 128}
+	case "keras_train.py":
+		k := KerasTrain{Step: timing(f.kerasStep, 3), ForwardMACs: 9e8, Params: 1e6, TensorFlow: "2.x", Keras: "3.x",
+			XLA: strings.Contains(strings.Join(args, " "), "--xla")}
+		k.ImagesPerSec = k.Step.Rate(8)
+		out = k
+	case "infer_savedmodel.py":
+		out = PyInfer{TensorFlow: "2.x", Batches: []PyInferBatch{
+			{Batch: 1, MedianMS: 25, ImagesPerSec: 40, Numpy: timing(0.025, 3), Tensor: timing(0.024, 3), Signature: timing(0.026, 3)},
+			{Batch: 16, MedianMS: 210, ImagesPerSec: 76, Numpy: timing(0.21, 3), Tensor: timing(0.2, 3), Signature: timing(0.22, 3)},
+		}}
+	case "bench_tfdata.py":
+		out = TFData{Workers: 2, Images: 64, Seconds: 1, ImagesPerSec: 64}
+	default:
+		return fmt.Errorf("unexpected command %s %v", name, args)
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+// testPlan is a quick plan on 2 CPUs with tiny synthetic images and a second, faster candidate.
+func testPlan(t *testing.T) Plan {
+	t.Helper()
+	p, err := PlanFor(Quick, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SynthClasses, p.SynthPerClass, p.SynthSize = 2, 2, 32
+	p.Candidates = append(p.Candidates, Settings{IntraOpThreads: 2, InterOpThreads: 1})
+	p.Budget = 0
+	return p
+}
+
+func TestRunner(t *testing.T) {
+	tests := []struct {
+		name         string
+		goStep       float64
+		budget       time.Duration
+		fail         string
+		wantErr      bool
+		wantVariants int // measured, not skipped
+		wantInMD     []string
+	}{
+		{"go faster", 1, 0, "", false, 4, []string{"QUICK MODE", "| Training, ResNet-50 `none`, img/s | 16.00 | 4.00 (Keras) | 4.00 | Go ≥ Keras | yes |",
+			"`csca` | 12.80", "+25.0%", "Inference batch 1, median ms | 20.0 | 25.0 (Python TF) | 0.80 | Go ≤ Python | yes"}},
+		{"go slower", 8, 0, "", false, 4, []string{"| 2.00 | 4.00 (Keras) | 0.50 | Go ≥ Keras | **no** |", "Why Go loses here"}},
+		{"budget spent", 1, time.Nanosecond, "", false, 0, []string{"skipped: time budget"}},
+		{"keras fails", 1, 0, "keras_train.py", true, 4, []string{"Keras ResNet50 | intra=2 inter=1 jit_compile=false | failed: keras_train.py broke |"}},
+		{"export fails", 1, 0, WorkExport, true, 4, []string{"Go inference failed: export broke"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeExec{goStep: tc.goStep, kerasStep: 2, fail: map[string]bool{tc.fail: true}}
+			p := testPlan(t)
+			p.Budget = tc.budget
+			r := &Runner{Plan: p, Self: "self", Python: "python", Root: "/repo", Work: t.TempDir(), Exec: f.run, Command: "test"}
+			res, err := r.Run(context.Background())
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("Run error %v, want error %v", err, tc.wantErr)
+			}
+			if want := (Settings{IntraOpThreads: 2, InterOpThreads: 1}); res.Settings != want {
+				t.Errorf("chosen settings %v, want the faster candidate %v", res.Settings, want)
+			}
+			measured := 0
+			for _, v := range res.Variants {
+				if v.OK() {
+					measured++
+				}
+			}
+			if measured != tc.wantVariants || len(res.Variants) != 4 {
+				t.Errorf("%d of %d variants measured, want %d of 4", measured, len(res.Variants), tc.wantVariants)
+			}
+			if res.TrainImgSGo != 8/(tc.goStep/2) || res.PeakGFLOPs != 100 || res.PipelineImgSGo != 128 || res.PipelineImgSTFData != 64 {
+				t.Errorf("headline %v %v %v %v", res.TrainImgSGo, res.PeakGFLOPs, res.PipelineImgSGo, res.PipelineImgSTFData)
+			}
+			if tc.fail != "keras_train.py" && res.TrainImgSKeras != 4 {
+				t.Errorf("train_img_s_keras %v, want 4", res.TrainImgSKeras)
+			}
+			md := res.Markdown()
+			for _, s := range tc.wantInMD {
+				if !strings.Contains(md, s) {
+					t.Errorf("report lacks %q:\n%s", s, md)
+				}
+			}
+			js, err := res.JSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var keys map[string]any
+			if err := json.Unmarshal(js, &keys); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []string{"train_img_s_go", "train_img_s_keras", "infer_b1_ms_go", "infer_b1_ms_python", "pipeline_img_s_go",
+				"pipeline_img_s_tfdata", "step_gflops", "peak_gflops", "settings", "machine", "plan"} {
+				if _, ok := keys[k]; !ok {
+					t.Errorf("results.json lacks %s", k)
+				}
+			}
+		})
+	}
+}
+
+func TestRunnerWithoutPython(t *testing.T) {
+	f := &fakeExec{goStep: 1, kerasStep: 1}
+	p := testPlan(t)
+	p.Variants = nil
+	r := &Runner{Plan: p, Self: "self", Work: t.TempDir(), Exec: f.run}
+	res, err := r.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "3 measurement(s) failed") {
+		t.Errorf("error %v, want the three Python peers reported as failed", err)
+	}
+	for _, c := range f.calls {
+		if strings.HasSuffix(c, ".py") {
+			t.Errorf("ran %s without a Python", c)
+		}
+	}
+	if res.TrainImgSGo <= 0 || res.TrainImgSKeras != 0 || !strings.Contains(res.Markdown(), "make pyenv") {
+		t.Errorf("Go %v, Keras %v; the report should say how to get the peers", res.TrainImgSGo, res.TrainImgSKeras)
+	}
+}
