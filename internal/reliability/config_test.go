@@ -90,7 +90,7 @@ func TestBadConfigs(t *testing.T) {
 		{name: "nesterov without momentum", yaml: edit("  seed: 7", "  seed: 7\n  nesterov: true\n  momentum: 0"), code: 2, want: []string{"train.nesterov: true: wants train.momentum > 0"}},
 		{name: "pretrained at a quarter width", yaml: edit("  depth: 18", "  depth: 18\n  pretrained: "+filepath.Join(tmp, "resnet18.safetensors")), code: 2, want: []string{"model.width_multiplier: 0.25: want 1 with model.pretrained"}},
 		{name: "resize smaller than the crop", yaml: edit("  resize_size: 36", "  resize_size: 20"), code: 2, want: []string{"data.resize_size: 20: want 0 or at least data.image_size (32)"}},
-		{name: "warm-up longer than training", yaml: edit("  warmup_epochs: 0.5", "  warmup_epochs: 5"), code: 2, want: []string{"train.warmup_epochs: 5: want 0 or more and fewer than train.epochs (2)"}},
+		{name: "negative warm-up", yaml: edit("  warmup_epochs: 0.5", "  warmup_epochs: -1"), code: 2, want: []string{"train.warmup_epochs: -1: want 0 or more"}},
 		{name: "decreasing milestones", yaml: edit("  seed: 7", "  seed: 7\n  schedule: step\n  milestones: [30, 10]"), code: 2, want: []string{"train.milestones: [30 10]: want increasing positive epochs"}},
 		{name: "num_classes against the dataset", yaml: edit("  depth: 18", "  depth: 18\n  num_classes: 5"), args: []string{"-out", filepath.Join(tmp, "run-classes")},
 			code: 1, want: []string{"model.num_classes 5: the dataset synthetic dataset " + root + " has 3 classes"}},

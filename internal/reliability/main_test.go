@@ -63,9 +63,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// command builds cmd/<name> once and returns the executable's path.
+// command builds cmd/<name> once and returns the executable's path. Under -short it skips the test:
+// building and running the commands takes longer than a short test may.
 func command(t testing.TB, name string) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skipf("builds and runs cmd/%s", name)
+	}
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	if p, ok := shared.bins[name]; ok {
@@ -547,11 +551,13 @@ func untimed(t testing.TB, text []byte) any {
 	return v
 }
 
-// compareOutcomes reports every difference between a run and its reference.
-func compareOutcomes(t testing.TB, want, got outcome) {
+// compareOutcomes reports every difference between a run and its reference, and whether there was none.
+func compareOutcomes(t testing.TB, want, got outcome) bool {
 	t.Helper()
+	equal := true
 	if !bytes.Equal(want.Weights, got.Weights) {
 		t.Error("final weights differ from the uninterrupted run")
+		equal = false
 	}
 	for _, c := range []struct {
 		name      string
@@ -565,11 +571,14 @@ func compareOutcomes(t testing.TB, want, got outcome) {
 			w, _ := json.Marshal(c.want)
 			g, _ := json.Marshal(c.got)
 			t.Errorf("%s differs from the uninterrupted run:\n got  %s\n want %s", c.name, g, w)
+			equal = false
 		}
 	}
 	if !bytes.Equal(want.Confusion, got.Confusion) || !bytes.Equal(want.PerClass, got.PerClass) {
 		t.Error("test-split results (confusion_test.csv, per_class_test.csv) differ from the uninterrupted run")
+		equal = false
 	}
+	return equal
 }
 
 // leftovers lists temporary files and directories left in a run directory and its checkpoints, and
