@@ -80,6 +80,9 @@ func (c *Checkpointer) Save(sess *tf.Session, st *State, best bool) (string, err
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return "", err
 	}
+	if err := c.removeOrphans(ptr); err != nil {
+		return "", err
+	}
 	if ptr.Latest != name {
 		if err := os.MkdirAll(c.Dir, 0o755); err != nil {
 			return "", fmt.Errorf("checkpoint: %w", err)
@@ -136,6 +139,31 @@ func (c *Checkpointer) Save(sess *tf.Session, st *State, best bool) (string, err
 		}
 	}
 	return final, nil
+}
+
+// removeOrphans deletes what a process killed while checkpointing leaves behind: temporary
+// directories and files (".tmp-*") and checkpoint directories that checkpoint.json never listed (renamed
+// into place just before the kill). Only the process that owns the run directory writes checkpoints, so
+// whatever the pointer does not name is garbage.
+func (c *Checkpointer) removeOrphans(ptr Pointer) error {
+	entries, err := os.ReadDir(c.Dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	for _, e := range entries {
+		n := e.Name()
+		orphan := strings.HasPrefix(n, ".tmp-") || (strings.HasPrefix(n, "ckpt-") && e.IsDir() && !slices.Contains(ptr.Checkpoints, n))
+		if !orphan {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(c.Dir, n)); err != nil {
+			return fmt.Errorf("checkpoint: remove leftover %s: %w", n, err)
+		}
+	}
+	return nil
 }
 
 // ReadPointer reads checkpoint.json of a checkpoints directory.
