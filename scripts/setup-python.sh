@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Python is used for reference checks and peer benchmarks only, never by the product. This sets up:
-#   .venv/            TensorFlow's Python API from the same pinned wheel as the C library (plus scipy and
-#                     Pillow): SavedModel loading, Keras and tf.data benchmarks, TensorBoard event reading,
+#   .venv/            TensorFlow's Python API from the same pinned wheel as the C library (plus scipy,
+#                     Pillow and TensorBoard): SavedModel loading, Keras and tf.data benchmarks, TensorBoard event reading,
 #                     MAT files written by scipy.io.savemat.
 #   /usr/bin/python3  Debian's torch, torchvision, scipy and PIL (python3-torchvision): the torchvision
 #                     reference outputs. Installed with apt-get when run as root.
@@ -19,7 +19,8 @@ if [ "${FINEGRAIN_SKIP_PYTHON:-0}" = 1 ]; then
 fi
 
 venv="$root/.venv"
-stamp="$venv/.finegrain-$TF_VERSION"
+packages="scipy pillow tensorboard"
+stamp="$venv/.finegrain-$TF_VERSION-$(echo "$packages" | sha256sum | cut -c1-8)"
 if [ ! -f "$stamp" ]; then
 	command -v python3 >/dev/null || die "python3 not found"
 	cache=${TF_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/finegrain}
@@ -31,7 +32,7 @@ if [ ! -f "$stamp" ]; then
 	echo "setup-python: creating $venv with TensorFlow $TF_VERSION"
 	rm -rf "$venv"
 	python3 -m venv "$venv"
-	"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$wheel" scipy pillow
+	"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$wheel" $packages
 	touch "$stamp"
 fi
 

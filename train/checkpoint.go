@@ -73,13 +73,24 @@ type Checkpointer struct {
 
 // Save writes a checkpoint of every variable and st, marks it latest (and best when best is true) and
 // prunes old ones. It returns the checkpoint's directory.
-func (c *Checkpointer) Save(sess *tf.Session, st *State, best bool) (string, error) {
+func (c *Checkpointer) Save(sess *tf.Session, st *State, best bool) (dir string, err error) {
 	name := fmt.Sprintf("ckpt-%09d", st.Step)
 	final := filepath.Join(c.Dir, name)
 	ptr, err := ReadPointer(c.Dir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return "", err
 	}
+	defer func() {
+		// A failed save (full disk, quota, permissions) must tell the user what is still safe.
+		if err == nil {
+			return
+		}
+		if ptr.Latest != "" && ptr.Latest != name {
+			err = fmt.Errorf("%s not written: %w\nthe last good checkpoint, %s, is intact: free space, then resume with -resume", name, err, ptr.Latest)
+		} else {
+			err = fmt.Errorf("%s not written: %w", name, err)
+		}
+	}()
 	if err := c.removeOrphans(ptr); err != nil {
 		return "", err
 	}
