@@ -10,12 +10,12 @@ import (
 func (res *Results) notes() []string {
 	var n []string
 	add := func(format string, args ...any) { n = append(n, fmt.Sprintf(format, args...)) }
-	none, keras := res.noneResult(), res.bestKeras()
+	none, keras := res.noneResult(), res.keras()
 	p := res.Plan
 
-	if len(res.Candidates) > 1 && none != nil {
-		add("Knobs: of the %d settings tried on the `none` step, %s was best by %s (%.2f img/s); every headline number uses it, and the others are in the training table.",
-			len(res.Candidates), res.Settings, res.SelectedBy, none.ImagesPerSec)
+	if len(res.Candidates) > 0 {
+		add("Knobs: of the %d Go settings tried on the `none` step at %d×%d, %s was best by %s; every headline number uses it. Keras was best with jit_compile=%v. The search is in the knob table.",
+			len(res.Candidates), p.Knobs.ImageSize, p.Knobs.ImageSize, res.Settings, res.SelectedBy, res.KerasXLA)
 	}
 	if none != nil && keras != nil {
 		r := none.ImagesPerSec / keras.ImagesPerSec
@@ -35,7 +35,7 @@ func (res *Results) notes() []string {
 			switch {
 			case r < 1 && gc <= kc*1.05:
 				add("Why Go loses here: not in the graph: per step it needs no more CPU time than Keras, so the wall-clock gap is the other load on the machine during the two measurements (load average %.1f before Go's, %.1f before Keras's).",
-					res.Candidates[0].LoadBefore, keras.LoadBefore)
+					res.Train.LoadBefore, keras.LoadBefore)
 			case r < 1 && eff >= -0.05:
 				add("Why Go loses here: the extra time is the extra work of torchvision's layout (which the pretrained weights and the paper need); per counted FLOP both graphs run at the same rate (within 5%%).")
 			case r < 1:
@@ -43,10 +43,19 @@ func (res *Results) notes() []string {
 			}
 		}
 	}
+	if none != nil && keras != nil {
+		add("Start-up: the Go step was ready after %.1f s (graph construction %.1f s, then the first step with TensorFlow's graph optimisation); Keras after %.1f s (model construction %.1f s, then tracing and the first step), not counting the Python import of TensorFlow.",
+			none.BuildSeconds+none.FirstStepSeconds, none.BuildSeconds, keras.BuildSeconds+keras.FirstStepSeconds, keras.BuildSeconds)
+	}
 	for _, v := range res.Variants {
 		if v.OK() && v.Result != nil && none != nil {
-			add("Variant `%s`: %.2f img/s, %s step time against `none` (CPU time %s).", v.Result.Spec.Attention, v.Result.ImagesPerSec,
-				pct(v.Result.Step.Median()/none.Step.Median()-1), pct(v.Result.Step.CPUPerRun()/none.Step.CPUPerRun()-1))
+			wall, cpu := v.Result.Step.Median()/none.Step.Median()-1, v.Result.Step.CPUPerRun()/none.Step.CPUPerRun()-1
+			noise := ""
+			if wall < 0 && cpu > 0 {
+				noise = "; a variant cannot be cheaper than `none`, so the negative wall-clock figure is the load's noise"
+			}
+			add("Variant `%s`: %.2f img/s, %s step time against `none` (CPU time %s%s).", v.Result.Spec.Attention, v.Result.ImagesPerSec,
+				pct(wall), pct(cpu), noise)
 		}
 	}
 	if res.InferB1MSGo > 0 && res.InferB1MSPython > 0 {

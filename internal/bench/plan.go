@@ -16,12 +16,12 @@ type Plan struct {
 	Mode string `json:"mode"`
 	// Train is the `none` model's training step; its Settings are replaced by the chosen candidate.
 	Train TrainSpec `json:"train"`
-	// Candidates are the Go session settings tried on the `none` step, the project's defaults first;
-	// the fastest is kept for everything after. With one candidate nothing is tried.
+	// Candidates are the Go session settings tried on the `none` step at the Knobs size, the project's
+	// defaults first; the fastest is kept for everything after. KerasXLA are the jit_compile values
+	// tried on the Keras peer likewise. With one of each, nothing is searched.
 	Candidates []Settings `json:"candidates"`
-	// KerasXLA are the jit_compile values the Keras peer runs with, at the chosen thread settings;
-	// its fastest is compared.
-	KerasXLA []bool `json:"keras_xla"`
+	KerasXLA   []bool     `json:"keras_xla"`
+	Knobs      TrainSpec  `json:"knobs"` // the training step the knobs are searched on
 	// Variants are the attention variants timed against `none` after everything else, as long as the
 	// Budget allows.
 	Variants []string     `json:"variants"`
@@ -42,9 +42,9 @@ type Plan struct {
 // quick (make bench-quick, a few minutes even on a loaded 2-CPU machine): ResNet-50 at 112×112,
 // batch 8, 3 timed steps; inference of a ResNet-18 at 112×112; 208 pipeline images at 112×112.
 //
-// full (make bench): ResNet-50 at 224×224, batch 16, 4 timed steps, every attention variant, the
-// knobs (threads, XLA, oneDNN) tried, Keras with and without XLA; inference of the ResNet-50 at
-// 224×224; 1024 pipeline images at 224×224.
+// full (make bench): the knobs (inter-op threads, oneDNN, XLA for Go; jit_compile for Keras) searched
+// on the quick step (112×112, batch 8), then ResNet-50 at 224×224, batch 16, 4 timed steps, every
+// attention variant; inference of the ResNet-50 at 224×224; 1024 pipeline images at 224×224.
 func PlanFor(mode string, ncpu int) (Plan, error) {
 	ncpu = max(ncpu, 1)
 	def := Settings{IntraOpThreads: ncpu, InterOpThreads: 2}
@@ -68,9 +68,9 @@ func PlanFor(mode string, ncpu int) (Plan, error) {
 		p.Pipeline = PipelineSpec{ImageSize: 224, ResizeSize: 256, Batch: 16, Workers: ncpu, Images: 1024}
 		p.Peak = PeakSpec{N: 2048, Runs: 10}
 		p.KerasXLA = []bool{false, true}
+		p.Knobs = TrainSpec{Attention: "none", Depth: 50, ImageSize: 112, Batch: 8, Classes: 200, Warmup: 1, Steps: 3}
 		p.Candidates = append(p.Candidates,
 			Settings{IntraOpThreads: ncpu, InterOpThreads: 1},
-			Settings{IntraOpThreads: max(1, ncpu/2), InterOpThreads: 2},
 			Settings{IntraOpThreads: ncpu, InterOpThreads: 2, OneDNN: "0"},
 			Settings{IntraOpThreads: ncpu, InterOpThreads: 2, XLA: true, XLAFlags: "--tf_xla_cpu_global_jit"},
 		)

@@ -134,18 +134,23 @@ type Results struct {
 
 	// Settings are the ones every headline number was measured with (the fastest candidate).
 	Settings   Settings `json:"settings"`
-	SelectedBy string   `json:"selected_by"` // how Settings was chosen among the candidates
+	KerasXLA   bool     `json:"keras_xla"`   // the Keras peer's jit_compile
+	SelectedBy string   `json:"selected_by"` // how Settings and KerasXLA were chosen in the knob search
 	Plan       Plan     `json:"plan"`
 
-	Peak        []PeakRun    `json:"peak_runs"`
-	Candidates  []GoTrain    `json:"train_candidates"` // the `none` step under each candidate
-	Keras       []KerasTrain `json:"keras"`
-	Variants    []GoTrain    `json:"variants"` // the attention variants at Settings
-	InferGo     InferRun     `json:"infer_go"`
-	InferPython PyInfer      `json:"infer_python"`
-	PipelineGo  PipelineRun  `json:"pipeline_go"`
-	TFData      TFData       `json:"pipeline_tfdata"`
-	Notes       []string     `json:"notes"`
+	Peak []PeakRun `json:"peak_runs"`
+	// The knob search (full mode): the `none` step under each candidate setting and Keras with each
+	// jit_compile value, at the plan's knob size.
+	Candidates      []GoTrain    `json:"train_candidates,omitempty"`
+	KerasCandidates []KerasTrain `json:"keras_candidates,omitempty"`
+	Train           GoTrain      `json:"train_go"`    // the `none` step at Settings
+	Keras           KerasTrain   `json:"train_keras"` // Keras at the same threads and its chosen jit_compile
+	Variants        []GoTrain    `json:"variants"`    // the attention variants at Settings
+	InferGo         InferRun     `json:"infer_go"`
+	InferPython     PyInfer      `json:"infer_python"`
+	PipelineGo      PipelineRun  `json:"pipeline_go"`
+	TFData          TFData       `json:"pipeline_tfdata"`
+	Notes           []string     `json:"notes"`
 }
 
 // WriteFile writes data to path, creating its directory.

@@ -107,50 +107,60 @@ func (r *Runner) Run(ctx context.Context) (*Results, error) {
 		})
 		res.Peak = append(res.Peak, pr)
 	}
-	trainGo := func(attention string, s Settings) GoTrain {
+	trainGo := func(spec TrainSpec, attention string, s Settings, label string) GoTrain {
 		g := GoTrain{Settings: s}
-		spec := p.Train
 		spec.Attention, spec.Settings = attention, s
-		measure(&g.Meta, fmt.Sprintf("Go train %s (%s)", attention, s), func() error {
+		measure(&g.Meta, fmt.Sprintf("%sGo train %s %dpx batch %d (%s)", label, attention, spec.ImageSize, spec.Batch, s), func() error {
 			g.Result = &TrainResult{}
 			return worker(WorkTrain, spec, s.Env(), g.Result)
 		})
 		return g
 	}
-
-	// 1. The machine's peak, and the `none` step under each candidate setting.
-	peak(p.Candidates[0])
-	for _, s := range p.Candidates {
-		res.Candidates = append(res.Candidates, trainGo("none", s))
-	}
-	best := chooseCandidate(res)
-	chosen := res.Candidates[best]
-	res.Settings = chosen.Settings
-
-	// 2. Keras at the same batch, size and threads.
-	for _, xla := range p.KerasXLA {
-		s := res.Settings
+	trainKeras := func(spec TrainSpec, xla bool, s Settings, label string) KerasTrain {
 		k := KerasTrain{XLA: xla, IntraOpThreads: s.Session().IntraOpThreads, InterOpThreads: s.InterOpThreads}
-		args := []string{"--batch", strconv.Itoa(p.Train.Batch), "--size", strconv.Itoa(p.Train.ImageSize),
-			"--classes", strconv.Itoa(p.Train.Classes), "--steps", strconv.Itoa(p.Train.Steps),
-			"--warmup", strconv.Itoa(p.Train.Warmup), "--intra", strconv.Itoa(s.Session().IntraOpThreads),
-			"--inter", strconv.Itoa(s.InterOpThreads)}
+		args := []string{"--batch", strconv.Itoa(spec.Batch), "--size", strconv.Itoa(spec.ImageSize),
+			"--classes", strconv.Itoa(spec.Classes), "--steps", strconv.Itoa(spec.Steps),
+			"--warmup", strconv.Itoa(spec.Warmup), "--intra", strconv.Itoa(k.IntraOpThreads),
+			"--inter", strconv.Itoa(k.InterOpThreads)}
 		if xla {
 			args = append(args, "--xla")
 		}
-		measure(&k.Meta, fmt.Sprintf("Keras ResNet50 train (intra=%d inter=%d jit_compile=%v)", s.Session().IntraOpThreads, s.InterOpThreads, xla), func() error {
-			return python(KerasScript, Settings{OneDNN: s.OneDNN}.Env(), &k, args...)
+		what := fmt.Sprintf("%sKeras ResNet50 train %dpx batch %d (intra=%d inter=%d jit_compile=%v)", label, spec.ImageSize, spec.Batch,
+			k.IntraOpThreads, k.InterOpThreads, xla)
+		var out KerasTrain
+		measure(&k.Meta, what, func() error {
+			return python(KerasScript, Settings{OneDNN: s.OneDNN}.Env(), &out, args...)
 		})
+		if k.OK() {
+			out.Meta, k = k.Meta, out
+		}
 		if k.OK() && k.ImagesPerSec > 0 {
-			flop := TrainStepFLOPs(k.ForwardMACs, p.Train.Batch) / 1e9
+			flop := TrainStepFLOPs(k.ForwardMACs, spec.Batch) / 1e9
 			k.GFLOPs = k.Step.Rate(flop)
 			if c := k.Step.CPUPerRun(); c > 0 {
 				k.GFLOPsPerCPUSecond = flop / c
 			}
 			res.PythonTF, res.KerasVersion = k.TensorFlow, k.Keras
 		}
-		res.Keras = append(res.Keras, k)
+		return k
 	}
+
+	// 1. The machine's peak; the knobs of both sides, searched at the plan's smaller knob size.
+	peak(p.Candidates[0])
+	res.Settings, res.KerasXLA = p.Candidates[0], p.KerasXLA[0]
+	if len(p.Candidates) > 1 || len(p.KerasXLA) > 1 {
+		for _, s := range p.Candidates {
+			res.Candidates = append(res.Candidates, trainGo(p.Knobs, "none", s, "knobs: "))
+		}
+		for _, xla := range p.KerasXLA {
+			res.KerasCandidates = append(res.KerasCandidates, trainKeras(p.Knobs, xla, p.Candidates[0], "knobs: "))
+		}
+		res.chooseKnobs()
+	}
+
+	// 2. The `none` step and Keras at the same batch, size and threads.
+	res.Train = trainGo(p.Train, "none", res.Settings, "")
+	res.Keras = trainKeras(p.Train, res.KerasXLA, res.Settings, "")
 
 	// 3. Inference on one exported SavedModel, from Go and from Python.
 	inf := p.Infer
@@ -176,9 +186,13 @@ func (r *Runner) Run(ctx context.Context) (*Results, error) {
 		for _, b := range inf.Batches {
 			args = append(args, strconv.Itoa(b))
 		}
+		var out PyInfer
 		measure(&res.InferPython.Meta, "Python SavedModel inference", func() error {
-			return python(InferScript, Settings{OneDNN: inf.Settings.OneDNN}.Env(), &res.InferPython, args...)
+			return python(InferScript, Settings{OneDNN: inf.Settings.OneDNN}.Env(), &out, args...)
 		})
+		if res.InferPython.OK() {
+			out.Meta, res.InferPython = res.InferPython.Meta, out
+		}
 	}
 
 	// 4. The input pipeline against tf.data on the same files.
@@ -199,15 +213,19 @@ func (r *Runner) Run(ctx context.Context) (*Results, error) {
 			res.PipelineGo.Result = &PipelineResult{}
 			return worker(WorkPipeline, pl, nil, res.PipelineGo.Result)
 		})
+		var out TFData
 		measure(&res.TFData.Meta, fmt.Sprintf("tf.data input pipeline (%d parallel calls)", pl.Workers), func() error {
-			return python(TFDataScript, nil, &res.TFData, "--files", pl.FileList, "--images", strconv.Itoa(pl.Images),
+			return python(TFDataScript, nil, &out, "--files", pl.FileList, "--images", strconv.Itoa(pl.Images),
 				"--workers", strconv.Itoa(pl.Workers), "--batch", strconv.Itoa(pl.Batch), "--size", strconv.Itoa(pl.ImageSize),
 				"--resize", strconv.Itoa(pl.ResizeSize))
 		})
+		if res.TFData.OK() {
+			out.Meta, res.TFData = res.TFData.Meta, out
+		}
 	}
 
 	// 5. The attention variants, while the budget lasts.
-	estimate := time.Duration(chosen.WallSeconds*1.3) * time.Second
+	estimate := time.Duration(res.Train.WallSeconds*1.3) * time.Second
 	for _, v := range p.Variants {
 		if used := time.Since(budgetStart); p.Budget > 0 && used+estimate > p.Budget {
 			g := GoTrain{Settings: res.Settings, Meta: Meta{What: "Go train " + v,
@@ -216,7 +234,7 @@ func (r *Runner) Run(ctx context.Context) (*Results, error) {
 			res.Variants = append(res.Variants, g)
 			continue
 		}
-		res.Variants = append(res.Variants, trainGo(v, res.Settings))
+		res.Variants = append(res.Variants, trainGo(p.Train, v, res.Settings, ""))
 	}
 
 	// 6. The peak again at the chosen settings: the best of both is the machine's.
@@ -233,47 +251,58 @@ func (r *Runner) Run(ctx context.Context) (*Results, error) {
 	return res, nil
 }
 
-// chooseCandidate returns the index of the fastest candidate setting: by images per second, or, when
-// the machine was overloaded during the candidates (median load above its CPU count), by images per
-// CPU-second of the measuring process, which the load distorts much less. It records the rule.
-func chooseCandidate(res *Results) int {
+// chooseKnobs picks the Go settings and the Keras jit_compile value that trained fastest in the knob
+// search: by images per second, or, when the machine was overloaded during the search (median load
+// above its CPU count), by images per CPU-second of the measuring process, which the load distorts
+// much less. It records the rule in SelectedBy.
+func (res *Results) chooseKnobs() {
 	var loads []float64
 	for _, c := range res.Candidates {
 		loads = append(loads, c.LoadBefore, c.LoadAfter)
 	}
-	score := func(c GoTrain) float64 { return c.ImagesPerSec() }
+	for _, k := range res.KerasCandidates {
+		loads = append(loads, k.LoadBefore, k.LoadAfter)
+	}
+	byCPU := len(loads) > 0 && median(loads) > float64(max(1, res.Machine.NumCPU))
 	res.SelectedBy = "images per second"
-	if len(loads) > 0 && median(loads) > float64(max(1, res.Machine.NumCPU)) {
+	if byCPU {
 		res.SelectedBy = "images per CPU-second (the machine was overloaded)"
-		score = func(c GoTrain) float64 {
-			if c.ImagesPerSec() <= 0 || c.Result.Step.CPUPerRun() <= 0 {
-				return c.ImagesPerSec()
-			}
-			return float64(c.Result.Spec.Batch) / c.Result.Step.CPUPerRun()
+	}
+	score := func(ok bool, imgs float64, batch int, t Timing) float64 {
+		switch {
+		case !ok || imgs <= 0:
+			return 0
+		case byCPU && t.CPUPerRun() > 0:
+			return float64(batch) / t.CPUPerRun()
+		}
+		return imgs
+	}
+	best := -1.0
+	for _, c := range res.Candidates {
+		if c.Result == nil {
+			continue
+		}
+		if sc := score(c.OK(), c.Result.ImagesPerSec, c.Result.Spec.Batch, c.Result.Step); sc > best {
+			best, res.Settings = sc, c.Settings
 		}
 	}
-	best := 0
-	for i, c := range res.Candidates {
-		if score(c) > score(res.Candidates[best]) {
-			best = i
+	best = -1
+	for _, k := range res.KerasCandidates {
+		if sc := score(k.OK(), k.ImagesPerSec, res.Plan.Knobs.Batch, k.Step); sc > best {
+			best, res.KerasXLA = sc, k.XLA
 		}
 	}
-	return best
 }
 
 // summarise fills the headline numbers from the measurements.
 func (res *Results) summarise() {
-	for _, c := range res.Candidates {
-		if c.Settings == res.Settings && c.OK() && c.Result != nil {
-			res.TrainImgSGo = c.Result.ImagesPerSec
-			res.StepGFLOPs = c.Result.GFLOPs
-			res.StepGFLOPsPerCPUSecond = c.Result.GFLOPsPerCPUSecond
-		}
+	if r := res.noneResult(); r != nil {
+		res.TrainImgSGo = r.ImagesPerSec
+		res.StepGFLOPs = r.GFLOPs
+		res.StepGFLOPsPerCPUSecond = r.GFLOPsPerCPUSecond
 	}
-	for _, k := range res.Keras {
-		if k.OK() {
-			res.TrainImgSKeras = max(res.TrainImgSKeras, k.ImagesPerSec)
-		}
+	if k := res.keras(); k != nil {
+		res.TrainImgSKeras = k.ImagesPerSec
 	}
 	if g := res.InferGo; g.OK() && g.Result != nil {
 		for _, b := range g.Result.Batches {

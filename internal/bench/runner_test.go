@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -64,8 +65,20 @@ func (f *fakeExec) run(_ context.Context, env []string, v any, name string, args
 	case WorkPipeline:
 		out = PipelineResult{JPEGDecoder: "libjpeg-turbo", Images: 64, Seconds: 0.5, ImagesPerSec: 128}
 	case "keras_train.py":
-		k := KerasTrain{Step: timing(f.kerasStep, 3), ForwardMACs: 9e8, Params: 1e6, TensorFlow: "2.x", Keras: "3.x",
-			XLA: strings.Contains(strings.Join(args, " "), "--xla")}
+		xla := strings.Contains(strings.Join(args, " "), "--xla")
+		step := f.kerasStep
+		if xla { // a faster knob
+			step /= 2
+		}
+		k := KerasTrain{Step: timing(step, 3), ForwardMACs: 9e8, Params: 1e6, TensorFlow: "2.x", Keras: "3.x", XLA: xla}
+		for i, a := range args[:len(args)-1] {
+			switch a {
+			case "--intra":
+				k.IntraOpThreads, _ = strconv.Atoi(args[i+1])
+			case "--inter":
+				k.InterOpThreads, _ = strconv.Atoi(args[i+1])
+			}
+		}
 		k.ImagesPerSec = k.Step.Rate(8)
 		out = k
 	case "infer_savedmodel.py":
@@ -94,6 +107,8 @@ func testPlan(t *testing.T) Plan {
 	}
 	p.SynthClasses, p.SynthPerClass, p.SynthSize = 2, 2, 32
 	p.Candidates = append(p.Candidates, Settings{IntraOpThreads: 2, InterOpThreads: 1})
+	p.KerasXLA = []bool{false, true}
+	p.Knobs = p.Train
 	p.Budget = 0
 	return p
 }
@@ -108,11 +123,13 @@ func TestRunner(t *testing.T) {
 		wantVariants int // measured, not skipped
 		wantInMD     []string
 	}{
-		{"go faster", 1, 0, "", false, 4, []string{"QUICK MODE", "| Training, ResNet-50 `none`, img/s | 16.00 | 4.00 (Keras) | 4.00 | Go ≥ Keras | yes |",
+		{"go faster", 1, 0, "", false, 4, []string{"QUICK MODE", "| Go `none` (chosen) | intra=2 inter=1 | 16.00 |",
+			"| Keras ResNet50 (chosen) | intra=2 inter=2 jit_compile=true | 8.00 |", "Go intra=2 inter=1, Keras jit_compile=true", "| Training, ResNet-50 `none`, img/s | 16.00 | 8.00 (Keras) | 2.00 | Go ≥ Keras | yes |",
 			"`csca` | 12.80", "+25.0%", "Inference batch 1, median ms | 20.0 | 25.0 (Python TF) | 0.80 | Go ≤ Python | yes"}},
-		{"go slower", 8, 0, "", false, 4, []string{"| 2.00 | 4.00 (Keras) | 0.50 | Go ≥ Keras | **no** |", "Why Go loses here"}},
+		{"go slower", 8, 0, "", false, 4, []string{"| 2.00 | 8.00 (Keras) | 0.25 | Go ≥ Keras | **no** |", "Why Go loses here"}},
 		{"budget spent", 1, time.Nanosecond, "", false, 0, []string{"skipped: time budget"}},
-		{"keras fails", 1, 0, "keras_train.py", true, 4, []string{"Keras ResNet50 | intra=2 inter=1 jit_compile=false | failed: keras_train.py broke |"}},
+		{"keras fails", 1, 0, "keras_train.py", true, 4, []string{"| Keras ResNet50 | intra=2 inter=1 jit_compile=false | failed: keras_train.py broke |",
+			"| Keras ResNet50 | intra=2 inter=2 jit_compile=true | failed: keras_train.py broke |"}},
 		{"export fails", 1, 0, WorkExport, true, 4, []string{"Go inference failed: export broke"}},
 	}
 	for _, tc := range tests {
@@ -140,8 +157,8 @@ func TestRunner(t *testing.T) {
 			if res.TrainImgSGo != 8/(tc.goStep/2) || res.PeakGFLOPs != 100 || res.PipelineImgSGo != 128 || res.PipelineImgSTFData != 64 {
 				t.Errorf("headline %v %v %v %v", res.TrainImgSGo, res.PeakGFLOPs, res.PipelineImgSGo, res.PipelineImgSTFData)
 			}
-			if tc.fail != "keras_train.py" && res.TrainImgSKeras != 4 {
-				t.Errorf("train_img_s_keras %v, want 4", res.TrainImgSKeras)
+			if tc.fail != "keras_train.py" && (res.TrainImgSKeras != 8 || !res.KerasXLA) {
+				t.Errorf("train_img_s_keras %v with jit_compile=%v, want 8 with the faster jit_compile=true", res.TrainImgSKeras, res.KerasXLA)
 			}
 			md := res.Markdown()
 			for _, s := range tc.wantInMD {
@@ -173,8 +190,8 @@ func TestRunnerWithoutPython(t *testing.T) {
 	p.Variants = nil
 	r := &Runner{Plan: p, Self: "self", Work: t.TempDir(), Exec: f.run}
 	res, err := r.Run(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "3 measurement(s) failed") {
-		t.Errorf("error %v, want the three Python peers reported as failed", err)
+	if err == nil || !strings.Contains(err.Error(), "5 measurement(s) failed") {
+		t.Errorf("error %v, want the five Python runs (two Keras knobs, Keras, inference, tf.data) reported as failed", err)
 	}
 	for _, c := range f.calls {
 		if strings.HasSuffix(c, ".py") {
