@@ -48,6 +48,7 @@ type suite struct {
 var shared suite
 
 func TestMain(m *testing.M) {
+	ops.QuietLogs() // the checkpoint checks run TensorFlow in this process
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "finegrain-reliability-")
 	if err != nil {
