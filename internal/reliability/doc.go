@@ -10,10 +10,15 @@
 //     directory the trainer may not write give a clear error and leave the last good checkpoint intact.
 //   - Bad configurations and bad data: malformed configurations, broken images and annotation files
 //     give a precise message and a non-zero exit status, never a panic.
-//   - Fuzzing: FuzzImagePath drives whole encoded files through the decoding and preprocessing path of
-//     the input pipeline; scripts/fuzz.sh (make fuzz) runs every fuzz target of the repository.
+//   - Fuzzing: FuzzImagePath (in imagefuzz, kept apart so that its workers do not load TensorFlow)
+//     drives whole files through the decoding and preprocessing path of the input pipeline;
+//     scripts/fuzz.sh (make fuzz) finds and runs every fuzz target of the repository.
 //
-// The package has no code of its own. Its tests run by default (go test ./...), in about two minutes
-// on two cores; -short skips the ones that train. Longer kill campaigns run with
-// go test ./internal/reliability -run Kill -reliability.long (or FINEGRAIN_LONG=1).
+// The package has no code of its own. Its tests run with go test ./... (about a minute and a half on
+// two cores, building cmd/train included); -short skips them all. A longer kill campaign:
+//
+//	go test ./internal/reliability -run KillResume -timeout 30m -reliability.long   (or FINEGRAIN_LONG=1)
+//	go test ./internal/reliability -run KillResume -reliability.kills 40 -reliability.seed 2
+//
+// -reliability.bin DIR uses commands built beforehand (go build -o DIR ./cmd/train).
 package reliability
