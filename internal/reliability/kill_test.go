@@ -321,3 +321,31 @@ func classify(made []string, out string, epochs int) string {
 	}
 	return "validation"
 }
+
+// TestForceAfterKilledStartUp: a run killed while writing its first file (config.yaml, through a
+// temporary file) leaves a directory holding only that temporary file. -resume cannot continue it,
+// so -force must start it over rather than refuse it as not a run directory.
+func TestForceAfterKilledStartUp(t *testing.T) {
+	bin := command(t, "train")
+	cfg := writeConfig(t, t.TempDir(), "tiny.yaml", tinyConfig(dataset(t), 2))
+	dir := filepath.Join(t.TempDir(), "run")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".tmp-config.yaml-1234"), []byte("model:\n  att"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, bin, []string{"-config", cfg, "-out", dir, "-force"}, "", childEnv())
+	started := false
+	for ev := range p.events {
+		if strings.HasPrefix(ev.line, "run ") && !started {
+			started = true
+			p.kill() // it got past the run directory's checks: enough
+		}
+	}
+	out := p.output()
+	noPanic(t, out)
+	if !started {
+		t.Errorf("-force on a run killed during start-up: exit status %d, want a new run\n%s", exitCode(p.err), out)
+	}
+}
