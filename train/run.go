@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	tf "github.com/galeone/tensorflow/tensorflow/go"
@@ -149,13 +150,24 @@ func prepareRunDir(dir string, resume, force bool) error {
 	return os.MkdirAll(dir, 0o755)
 }
 
+// isRunDir reports whether dir holds a run's files, or only the temporary files of a run killed while
+// writing its first one (".tmp-*", from the atomic writes), which -force may also clear.
 func isRunDir(dir string) bool {
 	for _, n := range []string{"config.yaml", checkpointsDir, "metrics.jsonl"} {
 		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
 			return true
 		}
 	}
-	return false
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) == 0 {
+		return false
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), ".tmp-") {
+			return false
+		}
+	}
+	return true
 }
 
 type runner struct {
