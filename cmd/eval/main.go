@@ -23,11 +23,13 @@ import (
 	"syscall"
 
 	"github.com/finegrain/finegrain/exported"
+	"github.com/finegrain/finegrain/ops"
 	"github.com/finegrain/finegrain/pipeline"
 	"github.com/finegrain/finegrain/train"
 )
 
 func main() {
+	ops.QuietLogs()
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 

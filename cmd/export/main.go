@@ -35,6 +35,7 @@ import (
 )
 
 func main() {
+	ops.QuietLogs()
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -20,10 +20,12 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/finegrain/finegrain/ops"
 	"github.com/finegrain/finegrain/train"
 )
 
 func main() {
+	ops.QuietLogs()
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 

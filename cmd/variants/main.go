@@ -27,6 +27,7 @@ import (
 )
 
 func main() {
+	ops.QuietLogs()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
