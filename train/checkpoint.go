@@ -113,6 +113,9 @@ func (c *Checkpointer) Save(sess *tf.Session, st *State, best bool) (dir string,
 		if err := os.WriteFile(filepath.Join(tmp, stateFile), append(text, '\n'), 0o644); err != nil {
 			return "", fmt.Errorf("checkpoint state: %w", err)
 		}
+		if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp makes 0700
+			return "", fmt.Errorf("checkpoint: %w", err)
+		}
 		if err := syncTree(tmp); err != nil {
 			return "", err
 		}
@@ -251,6 +254,10 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	defer os.Remove(f.Name())
 	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Chmod(0o644); err != nil { // CreateTemp makes 0600; results are for everyone to read
 		f.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}
