@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import time
 
 p = argparse.ArgumentParser()
@@ -22,6 +23,9 @@ p.add_argument("--warmup", type=int, default=1)
 p.add_argument("--intra", type=int, default=0)
 p.add_argument("--inter", type=int, default=2)
 p.add_argument("--xla", action="store_true", help="tf.function(jit_compile=True)")
+p.add_argument("--lockstep", action="store_true",
+               help="after the warm-up print 'ready'; time each step only after reading 'go' on stdin, then print 'done'"
+                    " (cmd/bench alternates these steps with the Go ones, internal/bench.RunPair)")
 a = p.parse_args()
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -70,12 +74,18 @@ step(x, y).numpy()
 first = time.perf_counter() - t0
 for _ in range(a.warmup):
     step(x, y).numpy()
+if a.lockstep:
+    print("ready", flush=True)
 times, cpu = [], 0.0
 for _ in range(a.steps):
+    if a.lockstep and sys.stdin.readline().strip() != "go":
+        sys.exit("lockstep: want go")
     c, t0 = time.process_time(), time.perf_counter()
     loss = step(x, y).numpy()
     times.append(time.perf_counter() - t0)
     cpu += time.process_time() - c
+    if a.lockstep:
+        print("done", flush=True)
 med = statistics.median(times)
 print(json.dumps({
     "images_per_s": a.batch / med, "step": {"seconds": times, "cpu_seconds": cpu}, "first_step_seconds": first,

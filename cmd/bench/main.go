@@ -55,6 +55,7 @@ func run() error {
 	since := fs.Int64("since", 0, "Unix time the run's time budget counts from (default: now); scripts/bench.sh passes its start, so that the build counts")
 	worker := fs.String("worker", "", "internal: run one measurement of this kind and print it as JSON")
 	spec := fs.String("spec", "", "internal: the -worker measurement as JSON")
+	lockstep := fs.Bool("lockstep", false, "internal: the -worker's timed rounds wait for their turns on standard input")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return usageError{err}
 	}
@@ -64,7 +65,7 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if *worker != "" {
-		return runWorker(ctx, *worker, *spec)
+		return runWorker(ctx, *worker, *spec, *lockstep)
 	}
 	plan, err := bench.PlanFor(*mode, runtime.NumCPU())
 	if err != nil {

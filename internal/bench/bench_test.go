@@ -57,7 +57,7 @@ func BenchmarkPredict(b *testing.B) {
 		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
 			s := spec
 			s.Batches, s.Iters = []int{n}, b.N
-			r, err := InferGo(context.Background(), s)
+			r, err := InferGo(context.Background(), s, nil)
 			if err != nil {
 				b.Fatal(err)
 			}

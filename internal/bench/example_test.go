@@ -20,5 +20,5 @@ func ExamplePlanFor() {
 	// Output:
 	// train ResNet-50 at 112 px, batch 8, 3 timed steps, settings intra=2 inter=2
 	// inference ResNet-18 at 112 px, batches [1 16]
-	// pipeline 208 images at 112 px, variants [csca ca sa fcn] within 4m30s
+	// pipeline 640 images at 112 px, variants [csca ca sa fcn] within 4m30s
 }

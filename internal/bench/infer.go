@@ -66,8 +66,10 @@ type InferResult struct {
 }
 
 // InferGo loads the SavedModel with exported.Load under the spec's settings and times Predict and
-// PredictTensor for each batch size on fixed random images.
-func InferGo(ctx context.Context, spec InferSpec) (*InferResult, error) {
+// PredictTensor for each batch size on fixed random images: two untimed rounds, then spec.Iters timed
+// rounds of one call of each form for each batch size (the forms alternating, so that all see the
+// same load). With turns, each timed round waits for its turn (lockstep with the Python peer).
+func InferGo(ctx context.Context, spec InferSpec, turns Turns) (*InferResult, error) {
 	if spec.Iters < 1 || len(spec.Batches) == 0 {
 		return nil, fmt.Errorf("inference benchmark: iters %d and batches %v must not be empty", spec.Iters, spec.Batches)
 	}
@@ -80,10 +82,16 @@ func InferGo(ctx context.Context, spec InferSpec) (*InferResult, error) {
 	res := &InferResult{Spec: spec, LoadSeconds: time.Since(start).Seconds()}
 	size := m.InputSize()
 	rng := rand.New(rand.NewPCG(2, uint64(size)))
-	for _, n := range spec.Batches {
+	type form struct {
+		run func() error
+		to  *Timing
+	}
+	var forms []form
+	res.Batches = make([]InferBatch, len(spec.Batches))
+	for i, n := range spec.Batches {
 		images := exported.Images{N: n, Height: size, Width: size, Pix: make([]float32, n*size*size*3)}
-		for i := range images.Pix {
-			images.Pix[i] = 255 * rng.Float32()
+		for j := range images.Pix {
+			images.Pix[j] = 255 * rng.Float32()
 		}
 		t, err := tf.NewTensor(images.Pix)
 		if err != nil {
@@ -92,28 +100,43 @@ func InferGo(ctx context.Context, spec InferSpec) (*InferResult, error) {
 		if err := t.Reshape([]int64{int64(n), int64(size), int64(size), 3}); err != nil {
 			return nil, err
 		}
-		b := InferBatch{Batch: n}
-		predict := func() error { _, err := m.Predict(ctx, images); return err }
-		tensor := func() error { _, err := m.PredictTensor(ctx, t); return err }
-		// Alternate the two forms so that both see the same load on a shared machine.
-		var warm Timing
-		for i := -2; i < spec.Iters; i++ {
-			for _, c := range []struct {
-				run func() error
-				to  *Timing
-			}{{predict, &b.Predict}, {tensor, &b.Tensor}} {
-				to := c.to
-				if i < 0 {
-					to = &warm
-				}
-				if err := to.Time(c.run); err != nil {
-					return nil, fmt.Errorf("inference benchmark: batch %d: %w", n, err)
-				}
+		b := &res.Batches[i]
+		b.Batch = n
+		wrap := func(err error) error {
+			if err != nil {
+				return fmt.Errorf("inference benchmark: batch %d: %w", n, err)
+			}
+			return nil
+		}
+		forms = append(forms,
+			form{func() error { _, err := m.Predict(ctx, images); return wrap(err) }, &b.Predict},
+			form{func() error { _, err := m.PredictTensor(ctx, t); return wrap(err) }, &b.Tensor})
+	}
+	var warm Timing
+	for range 2 {
+		for _, f := range forms {
+			if err := warm.Time(f.run); err != nil {
+				return nil, err
 			}
 		}
+	}
+	for range spec.Iters {
+		err := round(turns, func() error {
+			for _, f := range forms {
+				if err := f.to.Time(f.run); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	for i := range res.Batches {
+		b := &res.Batches[i]
 		b.MedianMS = 1000 * b.Predict.Median()
-		b.ImagesPerSec = b.Predict.Rate(float64(n))
-		res.Batches = append(res.Batches, b)
+		b.ImagesPerSec = b.Predict.Rate(float64(b.Batch))
 	}
 	return res, nil
 }

@@ -15,16 +15,26 @@ func tiny(attention string) TrainSpec {
 
 func TestTrain(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs two ResNet-18 training graphs")
+		t.Skip("builds and runs three ResNet-18 training graphs")
 	}
 	ctx := context.Background()
-	for _, attention := range []string{"none", "csca"} {
-		t.Run(attention, func(t *testing.T) {
-			spec := tiny(attention)
-			r, err := Train(ctx, spec)
-			if err != nil {
-				t.Fatal(err)
-			}
+	single, err := Train(ctx, tiny("none"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	group, err := TrainGroup(ctx, []TrainSpec{tiny("none"), tiny("csca")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(group) != 2 || group[0].Spec.Attention != "none" || group[1].Spec.Attention != "csca" {
+		t.Fatalf("TrainGroup returned %d results, want none then csca", len(group))
+	}
+	if group[1].ForwardMACs <= group[0].ForwardMACs || group[1].Params <= group[0].Params {
+		t.Errorf("csca counts %d MACs and %d parameters, none %d and %d: want more", group[1].ForwardMACs, group[1].Params, group[0].ForwardMACs, group[0].Params)
+	}
+	for _, r := range []*TrainResult{single, group[0], group[1]} {
+		t.Run(r.Spec.Attention, func(t *testing.T) {
+			spec := r.Spec
 			if len(r.Step.Seconds) != spec.Steps || r.Step.CPUSeconds <= 0 || r.FirstStepSeconds <= 0 {
 				t.Errorf("timings %+v, first step %v: want %d positive runs", r.Step, r.FirstStepSeconds, spec.Steps)
 			}
@@ -39,6 +49,9 @@ func TestTrain(t *testing.T) {
 				t.Errorf("images/s %v, want %v", got, want)
 			}
 		})
+	}
+	if _, err := TrainGroup(ctx, []TrainSpec{tiny("none"), {Attention: "ca", Depth: 18, ImageSize: 32, Batch: 2, Classes: 3, Steps: 3}}, nil); err == nil {
+		t.Error("TrainGroup accepted specs with different step counts")
 	}
 	bad := tiny("none")
 	bad.ImageSize = 8
@@ -74,7 +87,7 @@ func TestInferGo(t *testing.T) {
 	if err := ExportModel(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
-	r, err := InferGo(ctx, spec)
+	r, err := InferGo(ctx, spec, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +100,7 @@ func TestInferGo(t *testing.T) {
 		}
 	}
 	spec.Iters = 0
-	if _, err := InferGo(ctx, spec); err == nil {
+	if _, err := InferGo(ctx, spec, nil); err == nil {
 		t.Error("InferGo accepted 0 iterations")
 	}
 }

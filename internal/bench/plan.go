@@ -24,10 +24,13 @@ type Plan struct {
 	Knobs      TrainSpec  `json:"knobs"` // the training step the knobs are searched on
 	// Variants are the attention variants timed against `none` after everything else, as long as the
 	// Budget allows.
-	Variants []string     `json:"variants"`
-	Peak     PeakSpec     `json:"peak"`
-	Infer    InferSpec    `json:"infer"`
-	Pipeline PipelineSpec `json:"pipeline"`
+	Variants []string `json:"variants"`
+	// VariantsPerGroup is how many variants one process times beside `none` (round-robin steps):
+	// all of them in quick mode, one in full mode, where a 224×224 session takes gigabytes.
+	VariantsPerGroup int          `json:"variants_per_group"`
+	Peak             PeakSpec     `json:"peak"`
+	Infer            InferSpec    `json:"infer"`
+	Pipeline         PipelineSpec `json:"pipeline"`
 	// SynthClasses×SynthPerClass synthetic SynthSize² JPEGs feed both input pipelines.
 	SynthClasses  int `json:"synth_classes"`
 	SynthPerClass int `json:"synth_per_class"`
@@ -40,11 +43,11 @@ type Plan struct {
 // PlanFor returns the plan of a mode on a machine of ncpu CPUs.
 //
 // quick (make bench-quick, a few minutes even on a loaded 2-CPU machine): ResNet-50 at 112×112,
-// batch 8, 3 timed steps; inference of a ResNet-18 at 112×112; 208 pipeline images at 112×112.
+// batch 8, 3 timed steps; inference of a ResNet-18 at 112×112; 640 pipeline images at 112×112.
 //
 // full (make bench): the knobs (inter-op threads, oneDNN, XLA for Go; jit_compile for Keras) searched
 // on the quick step (112×112, batch 8), then ResNet-50 at 224×224, batch 16, 4 timed steps, every
-// attention variant; inference of the ResNet-50 at 224×224; 1024 pipeline images at 224×224.
+// attention variant; inference of the ResNet-50 at 224×224; 2048 pipeline images at 224×224.
 func PlanFor(mode string, ncpu int) (Plan, error) {
 	ncpu = max(ncpu, 1)
 	def := Settings{IntraOpThreads: ncpu, InterOpThreads: 2}
@@ -60,12 +63,13 @@ func PlanFor(mode string, ncpu int) (Plan, error) {
 	case Quick:
 		p.Train = TrainSpec{Attention: "none", Depth: 50, ImageSize: 112, Batch: 8, Classes: 200, Warmup: 1, Steps: 3}
 		p.Infer = InferSpec{Attention: "none", Depth: 18, ImageSize: 112, Classes: 200, Batches: []int{1, 16}, Iters: 6}
-		p.Pipeline = PipelineSpec{ImageSize: 112, ResizeSize: 128, Batch: 16, Workers: ncpu, Images: 208}
+		p.Pipeline = PipelineSpec{ImageSize: 112, ResizeSize: 128, Batch: 16, Workers: ncpu, Images: 640}
 		p.Budget = 270 * time.Second
+		p.VariantsPerGroup = len(p.Variants)
 	case Full:
 		p.Train = TrainSpec{Attention: "none", Depth: 50, ImageSize: 224, Batch: 16, Classes: 200, Warmup: 1, Steps: 4}
 		p.Infer = InferSpec{Attention: "none", Depth: 50, ImageSize: 224, Classes: 200, Batches: []int{1, 16}, Iters: 10}
-		p.Pipeline = PipelineSpec{ImageSize: 224, ResizeSize: 256, Batch: 16, Workers: ncpu, Images: 1024}
+		p.Pipeline = PipelineSpec{ImageSize: 224, ResizeSize: 256, Batch: 16, Workers: ncpu, Images: 2048}
 		p.Peak = PeakSpec{N: 2048, Runs: 10}
 		p.KerasXLA = []bool{false, true}
 		p.Knobs = TrainSpec{Attention: "none", Depth: 50, ImageSize: 112, Batch: 8, Classes: 200, Warmup: 1, Steps: 3}
@@ -76,6 +80,7 @@ func PlanFor(mode string, ncpu int) (Plan, error) {
 		)
 		p.SynthPerClass = 32
 		p.Budget = 30 * time.Minute
+		p.VariantsPerGroup = 1
 	default:
 		return Plan{}, fmt.Errorf("mode %q: want %s or %s", mode, Quick, Full)
 	}

@@ -224,7 +224,9 @@ func (res *Results) trainSection(w func(string, ...any)) {
 	w("`AddOptimizer` from `train.Default()` with SGD momentum 0.9, no weight decay, no label smoothing, no clipping (to\n")
 	w("match the Keras peer), running what the trainer runs each step (update, batch-norm statistics, loss, top-1\n")
 	w("hits, gradient norm). Keras: `tf.keras.applications.ResNet50(weights=None)`, `SGD(momentum=0.9)`, sparse\n")
-	w("cross-entropy from logits, one `tf.function` step (`bench/keras_train.py`).\n\n")
+	w("cross-entropy from logits, one `tf.function` step (`bench/keras_train.py`). The two processes ran side by side\n")
+	w("in lockstep: both built and warmed up at the same time, then their timed steps alternated (Go, Keras, Keras,\n")
+	w("Go, ...), each process idle while the other measured, so that both saw the same load.\n\n")
 	res.trainTable(w, p.Train.Batch, []GoTrain{res.Train}, []KerasTrain{res.Keras})
 	if none := res.noneResult(); none != nil {
 		if k := res.keras(); k != nil && k.ForwardMACs > 0 {
@@ -246,36 +248,34 @@ func (res *Results) trainSection(w func(string, ...any)) {
 	}
 
 	w("\n### Attention variants\n\n")
-	w("Each variant's training step at the chosen settings, against the `none` step above. Overhead is the extra time\n")
-	w("per step (wall clock, and CPU time of the process).\n\n")
-	w("| Variant | img/s | step s (median) | overhead (wall) | overhead (CPU) | params (M) | GMAC/img | load |\n")
-	w("|---|---:|---:|---:|---:|---:|---:|---:|\n")
-	none := res.noneResult()
-	if none != nil {
-		w("| `none` | %.2f | %.2f | — | — | %.2f | %.3f | |\n", none.ImagesPerSec, none.Step.Median(), float64(none.Params)/1e6, float64(none.ForwardMACs)/1e9)
-	}
-	for _, v := range res.Variants {
-		name := strings.TrimPrefix(v.What, "Go train ")
-		if i := strings.IndexByte(name, ' '); i > 0 {
-			name = name[:i]
-		}
+	w("Each variant's training step at the chosen settings, timed in one process beside a `none` step (their steps\n")
+	w("alternating, so that both see the same load: %d variant(s) per process). Overhead is the variant's extra time\n", max(1, p.VariantsPerGroup))
+	w("per step against that `none` step, by the median wall-clock step and by the CPU time per step.\n\n")
+	w("| Variant | img/s | step s (median) | `none` beside it, img/s | overhead (wall) | overhead (CPU) | params (M) | GMAC/img | load |\n")
+	w("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, g := range res.Variants {
+		names := g.Attention[min(1, len(g.Attention)):]
 		switch {
-		case v.Skipped != "":
-			w("| `%s` | skipped: %s | | | | | | |\n", name, v.Skipped)
-		case !v.OK() || v.Result == nil:
-			w("| `%s` | failed: %s | | | | | | %.1f |\n", name, oneLine(v.Error), v.LoadBefore)
-		default:
-			r := v.Result
-			ow, oc := "n/a", "n/a"
-			if none != nil {
-				ow = pct(r.Step.Median()/none.Step.Median() - 1)
-				if none.Step.CPUPerRun() > 0 && r.Step.CPUPerRun() > 0 {
-					oc = pct(r.Step.CPUPerRun()/none.Step.CPUPerRun() - 1)
-				}
+		case g.Skipped != "":
+			for _, n := range names {
+				w("| `%s` | skipped: %s | | | | | | | |\n", n, g.Skipped)
 			}
-			w("| `%s` | %.2f | %.2f | %s | %s | %.2f | %.3f | %.1f |\n", r.Spec.Attention, r.ImagesPerSec, r.Step.Median(), ow, oc,
-				float64(r.Params)/1e6, float64(r.ForwardMACs)/1e9, v.LoadBefore)
+			continue
+		case !g.OK() || len(g.Results) != len(g.Attention):
+			for _, n := range names {
+				w("| `%s` | failed: %s | | | | | | | %.1f |\n", n, oneLine(g.Error), g.LoadBefore)
+			}
+			continue
 		}
+		wall, cpu := g.Overheads()
+		none := g.Results[0]
+		for i, r := range g.Results[1:] {
+			w("| `%s` | %.2f | %.2f | %.2f | %s | %s | %.2f | %.3f | %.1f |\n", r.Spec.Attention, r.ImagesPerSec, r.Step.Median(),
+				none.ImagesPerSec, pct(wall[i]), pct(cpu[i]), float64(r.Params)/1e6, float64(r.ForwardMACs)/1e9, g.LoadBefore)
+		}
+	}
+	if none := res.noneResult(); none != nil {
+		w("\n`none` itself: %.2f M parameters, %.3f GMAC per image.\n", float64(none.Params)/1e6, float64(none.ForwardMACs)/1e9)
 	}
 }
 
@@ -344,8 +344,9 @@ func (res *Results) inferSection(w func(string, ...any)) {
 	w("a tensor and the conversion of the outputs included) and `Model.PredictTensor` (a tensor made once); Python\n")
 	w("`tf.saved_model.load`, pruned to the same two outputs (logits, probabilities) and called on a NumPy array\n")
 	w("(`numpy`, the like-for-like peer of `Predict`) or a tensor made once (`tensor`), and the full\n")
-	w("`serving_default` signature (`signature`, which also computes the class activation maps). %d timed calls per\n", inf.Iters)
-	w("form after 2 warm-up calls, the forms alternating call by call. Median milliseconds per call (images/s):\n\n")
+	w("`serving_default` signature (`signature`, which also computes the class activation maps). Two untimed rounds,\n")
+	w("then %d timed rounds of one call of each form and batch size; the Go and Python processes ran side by side in\n", inf.Iters)
+	w("lockstep, their rounds alternating. Median milliseconds per call (images/s):\n\n")
 	w("| Batch | Go Predict | Go PredictTensor | Python numpy | Python tensor | Python signature |\n|---:|---:|---:|---:|---:|---:|\n")
 	var goB []InferBatch
 	if res.InferGo.Result != nil {
@@ -467,8 +468,12 @@ func (res *Results) rawSection(w func(string, ...any)) {
 		row(res.PipelineGo.Meta, "")
 	}
 	row(res.TFData.Meta, fmt.Sprintf("%d images in %.3f", res.TFData.Images, res.TFData.Seconds))
-	for _, v := range res.Variants {
-		train(v)
+	for _, g := range res.Variants {
+		var parts []string
+		for _, r := range g.Results {
+			parts = append(parts, fmt.Sprintf("%s: %s", r.Spec.Attention, secs(r.Step.Seconds)))
+		}
+		row(g.Meta, strings.Join(parts, "; "))
 	}
 	for _, pk := range res.Peak[min(1, len(res.Peak)):] {
 		peakRow(pk)

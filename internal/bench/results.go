@@ -37,6 +37,33 @@ func (g GoTrain) ImagesPerSec() float64 {
 	return g.Result.ImagesPerSec
 }
 
+// VariantGroup is one process timing the `none` step and attention variants round-robin
+// (TrainGroup), so that each variant's overhead is measured against a `none` step under the same load.
+type VariantGroup struct {
+	Meta
+	Settings  Settings       `json:"settings"`
+	Attention []string       `json:"attention"`         // `none` first, then the variants
+	Results   []*TrainResult `json:"results,omitempty"` // in Attention's order
+}
+
+// Overheads returns, for each variant of a successful group, its extra step time against the group's
+// `none` step: by the median wall-clock step and by the CPU time per step.
+func (g VariantGroup) Overheads() (wall, cpu []float64) {
+	if !g.OK() || len(g.Results) < 2 {
+		return nil, nil
+	}
+	none := g.Results[0]
+	for _, r := range g.Results[1:] {
+		wall = append(wall, r.Step.Median()/none.Step.Median()-1)
+		c := 0.0
+		if none.Step.CPUPerRun() > 0 {
+			c = r.Step.CPUPerRun()/none.Step.CPUPerRun() - 1
+		}
+		cpu = append(cpu, c)
+	}
+	return wall, cpu
+}
+
 // KerasTrain is the Keras peer's output (bench/keras_train.py).
 type KerasTrain struct {
 	Meta
@@ -141,16 +168,16 @@ type Results struct {
 	Peak []PeakRun `json:"peak_runs"`
 	// The knob search (full mode): the `none` step under each candidate setting and Keras with each
 	// jit_compile value, at the plan's knob size.
-	Candidates      []GoTrain    `json:"train_candidates,omitempty"`
-	KerasCandidates []KerasTrain `json:"keras_candidates,omitempty"`
-	Train           GoTrain      `json:"train_go"`    // the `none` step at Settings
-	Keras           KerasTrain   `json:"train_keras"` // Keras at the same threads and its chosen jit_compile
-	Variants        []GoTrain    `json:"variants"`    // the attention variants at Settings
-	InferGo         InferRun     `json:"infer_go"`
-	InferPython     PyInfer      `json:"infer_python"`
-	PipelineGo      PipelineRun  `json:"pipeline_go"`
-	TFData          TFData       `json:"pipeline_tfdata"`
-	Notes           []string     `json:"notes"`
+	Candidates      []GoTrain      `json:"train_candidates,omitempty"`
+	KerasCandidates []KerasTrain   `json:"keras_candidates,omitempty"`
+	Train           GoTrain        `json:"train_go"`    // the `none` step at Settings
+	Keras           KerasTrain     `json:"train_keras"` // Keras at the same threads and its chosen jit_compile
+	Variants        []VariantGroup `json:"variants"`    // the attention variants at Settings, each beside `none`
+	InferGo         InferRun       `json:"infer_go"`
+	InferPython     PyInfer        `json:"infer_python"`
+	PipelineGo      PipelineRun    `json:"pipeline_go"`
+	TFData          TFData         `json:"pipeline_tfdata"`
+	Notes           []string       `json:"notes"`
 }
 
 // WriteFile writes data to path, creating its directory.

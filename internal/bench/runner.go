@@ -9,15 +9,21 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
-// Exec runs a command with env added to the environment and decodes the JSON object it prints into
-// v; RunJSON is the real one.
-type Exec func(ctx context.Context, env []string, v any, name string, args ...string) error
+// Exec runs a command and decodes the JSON object it prints last into v; RunJSON is the real one.
+type Exec func(ctx context.Context, c Command, v any) error
+
+// PairExec runs two commands in lockstep for rounds timed rounds and decodes their results; RunPair
+// is the real one.
+type PairExec func(ctx context.Context, a, b Command, rounds int, va, vb any) error
 
 // Runner runs a Plan. Every Go measurement runs in a fresh process of Self (cmd/bench's -worker
-// mode), every peer in Python, one at a time, so that no two measurements share the CPUs.
+// mode), every peer in Python. Measurements run one at a time, except the Go/peer comparisons of
+// training and inference, whose two processes run side by side in lockstep (RunPair): their timed
+// rounds alternate, so both see the same load.
 type Runner struct {
 	Plan    Plan
 	Self    string    // the binary with the -worker mode
@@ -28,6 +34,7 @@ type Runner struct {
 	Log     io.Writer // one progress line per measurement; nil discards them
 	Start   time.Time // when the budget starts (the build before the run counts); zero means now
 	Exec    Exec      // nil means RunJSON
+	Pair    PairExec  // nil means RunPair
 }
 
 // Python peer scripts, relative to the repository root.
@@ -39,216 +46,372 @@ const (
 
 // Worker kinds of the -worker mode (see cmd/bench).
 const (
-	WorkTrain    = "train"
-	WorkPeak     = "peak"
-	WorkExport   = "export"
-	WorkInfer    = "infer"
-	WorkPipeline = "pipeline"
+	WorkTrain      = "train"
+	WorkTrainGroup = "train-group"
+	WorkPeak       = "peak"
+	WorkExport     = "export"
+	WorkInfer      = "infer"
+	WorkPipeline   = "pipeline"
 )
 
 var errNoPython = errors.New("no Python with TensorFlow (run make pyenv)")
+
+// runState is one Run in progress.
+type runState struct {
+	*Runner
+	ctx         context.Context
+	res         *Results
+	start       time.Time // of the measurements
+	budgetStart time.Time
+	log         io.Writer
+	failed      int
+}
 
 // Run measures everything in the plan and returns the results. A failed measurement is recorded with
 // its error and the run goes on; the returned error then says how many failed.
 func (r *Runner) Run(ctx context.Context) (*Results, error) {
 	p := r.Plan
-	start := time.Now()
-	budgetStart := r.Start
-	if budgetStart.IsZero() || budgetStart.After(start) {
-		budgetStart = start
+	st := &runState{Runner: r, ctx: ctx, start: time.Now(), log: r.Log}
+	st.budgetStart = r.Start
+	if st.budgetStart.IsZero() || st.budgetStart.After(st.start) {
+		st.budgetStart = st.start
 	}
-	res := &Results{Mode: p.Mode, Started: start.UTC().Truncate(time.Second), SetupSeconds: start.Sub(budgetStart).Seconds(), Command: r.Command, Machine: DescribeMachine(), Plan: p}
-	logw := r.Log
-	if logw == nil {
-		logw = io.Discard
+	if st.log == nil {
+		st.log = io.Discard
 	}
-	failed := 0
-	measure := func(m *Meta, what string, f func() error) {
-		m.What = what
-		m.LoadBefore = LoadAverage()
-		t := time.Now()
-		if err := f(); err != nil {
-			m.Error = err.Error()
-			failed++
-		}
-		m.WallSeconds = time.Since(t).Seconds()
-		m.LoadAfter = LoadAverage()
-		status := "ok"
-		if m.Error != "" {
-			status = "FAILED: " + firstLine(m.Error)
-		}
-		fmt.Fprintf(logw, "bench: [%4.0fs] %s (%.0fs, load %.1f): %s\n", time.Since(start).Seconds(), what, m.WallSeconds, m.LoadBefore, status)
+	if st.Exec == nil {
+		st.Exec = RunJSON
 	}
-	run := r.Exec
-	if run == nil {
-		run = RunJSON
+	if st.Pair == nil {
+		st.Pair = RunPair
 	}
-	worker := func(kind string, spec any, env []string, v any) error {
-		b, err := json.Marshal(spec)
-		if err != nil {
-			return err
-		}
-		return run(ctx, append(env, "TF_CPP_MIN_LOG_LEVEL=2"), v, r.Self, "-worker", kind, "-spec", string(b))
-	}
-	python := func(script string, env []string, v any, args ...string) error {
-		if r.Python == "" {
-			return errNoPython
-		}
-		env = append([]string{"TF_CPP_MIN_LOG_LEVEL=2", "CUDA_VISIBLE_DEVICES="}, env...)
-		return run(ctx, env, v, r.Python, append([]string{filepath.Join(r.Root, script)}, args...)...)
-	}
-	peak := func(s Settings) {
-		var pr PeakRun
-		spec := p.Peak
-		spec.Settings = s
-		measure(&pr.Meta, fmt.Sprintf("peak MatMul %d×%d (%s)", spec.N, spec.N, s), func() error {
-			pr.Result = &PeakResult{}
-			return worker(WorkPeak, spec, s.Env(), pr.Result)
-		})
-		res.Peak = append(res.Peak, pr)
-	}
-	trainGo := func(spec TrainSpec, attention string, s Settings, label string) GoTrain {
-		g := GoTrain{Settings: s}
-		spec.Attention, spec.Settings = attention, s
-		measure(&g.Meta, fmt.Sprintf("%sGo train %s %dpx batch %d (%s)", label, attention, spec.ImageSize, spec.Batch, s), func() error {
-			g.Result = &TrainResult{}
-			return worker(WorkTrain, spec, s.Env(), g.Result)
-		})
-		return g
-	}
-	trainKeras := func(spec TrainSpec, xla bool, s Settings, label string) KerasTrain {
-		k := KerasTrain{XLA: xla, IntraOpThreads: s.Session().IntraOpThreads, InterOpThreads: s.InterOpThreads}
-		args := []string{"--batch", strconv.Itoa(spec.Batch), "--size", strconv.Itoa(spec.ImageSize),
-			"--classes", strconv.Itoa(spec.Classes), "--steps", strconv.Itoa(spec.Steps),
-			"--warmup", strconv.Itoa(spec.Warmup), "--intra", strconv.Itoa(k.IntraOpThreads),
-			"--inter", strconv.Itoa(k.InterOpThreads)}
-		if xla {
-			args = append(args, "--xla")
-		}
-		what := fmt.Sprintf("%sKeras ResNet50 train %dpx batch %d (intra=%d inter=%d jit_compile=%v)", label, spec.ImageSize, spec.Batch,
-			k.IntraOpThreads, k.InterOpThreads, xla)
-		var out KerasTrain
-		measure(&k.Meta, what, func() error {
-			return python(KerasScript, Settings{OneDNN: s.OneDNN}.Env(), &out, args...)
-		})
-		if k.OK() {
-			out.Meta, k = k.Meta, out
-		}
-		if k.OK() && k.ImagesPerSec > 0 {
-			flop := TrainStepFLOPs(k.ForwardMACs, spec.Batch) / 1e9
-			k.GFLOPs = k.Step.Rate(flop)
-			if c := k.Step.CPUPerRun(); c > 0 {
-				k.GFLOPsPerCPUSecond = flop / c
-			}
-			res.PythonTF, res.KerasVersion = k.TensorFlow, k.Keras
-		}
-		return k
-	}
+	res := &Results{Mode: p.Mode, Started: st.start.UTC().Truncate(time.Second), SetupSeconds: st.start.Sub(st.budgetStart).Seconds(),
+		Command: r.Command, Machine: DescribeMachine(), Plan: p}
+	st.res = res
 
 	// 1. The machine's peak; the knobs of both sides, searched at the plan's smaller knob size.
-	peak(p.Candidates[0])
+	st.peak(p.Candidates[0])
 	res.Settings, res.KerasXLA = p.Candidates[0], p.KerasXLA[0]
 	if len(p.Candidates) > 1 || len(p.KerasXLA) > 1 {
 		for _, s := range p.Candidates {
-			res.Candidates = append(res.Candidates, trainGo(p.Knobs, "none", s, "knobs: "))
+			res.Candidates = append(res.Candidates, st.trainGo(p.Knobs, "none", s, "knobs: "))
 		}
 		for _, xla := range p.KerasXLA {
-			res.KerasCandidates = append(res.KerasCandidates, trainKeras(p.Knobs, xla, p.Candidates[0], "knobs: "))
+			res.KerasCandidates = append(res.KerasCandidates, st.trainKeras(p.Knobs, xla, p.Candidates[0], "knobs: "))
 		}
 		res.chooseKnobs()
 	}
-
-	// 2. The `none` step and Keras at the same batch, size and threads.
-	res.Train = trainGo(p.Train, "none", res.Settings, "")
-	res.Keras = trainKeras(p.Train, res.KerasXLA, res.Settings, "")
-
-	// 3. Inference on one exported SavedModel, from Go and from Python.
-	inf := p.Infer
-	inf.Settings = res.Settings
-	inf.Dir = filepath.Join(r.Work, fmt.Sprintf("savedmodel-%s-r%d-%d", inf.Attention, inf.Depth, inf.ImageSize))
-	exportMeta := Meta{}
-	measure(&exportMeta, "export SavedModel", func() error {
-		if err := os.RemoveAll(inf.Dir); err != nil {
-			return err
-		}
-		var ignored InferSpec
-		return worker(WorkExport, inf, nil, &ignored)
-	})
-	if exportMeta.Error != "" {
-		res.InferGo.Meta, res.InferPython.Meta = exportMeta, exportMeta
-	} else {
-		measure(&res.InferGo.Meta, fmt.Sprintf("Go SavedModel inference (%s)", inf.Settings), func() error {
-			res.InferGo.Result = &InferResult{}
-			return worker(WorkInfer, inf, inf.Settings.Env(), res.InferGo.Result)
-		})
-		args := []string{"--dir", inf.Dir, "--iters", strconv.Itoa(inf.Iters), "--intra", strconv.Itoa(inf.Settings.Session().IntraOpThreads),
-			"--inter", strconv.Itoa(inf.Settings.InterOpThreads), "--batches"}
-		for _, b := range inf.Batches {
-			args = append(args, strconv.Itoa(b))
-		}
-		var out PyInfer
-		measure(&res.InferPython.Meta, "Python SavedModel inference", func() error {
-			return python(InferScript, Settings{OneDNN: inf.Settings.OneDNN}.Env(), &out, args...)
-		})
-		if res.InferPython.OK() {
-			out.Meta, res.InferPython = res.InferPython.Meta, out
-		}
-	}
-
+	// 2. The `none` step beside Keras at the same batch, size and threads.
+	st.trainPair()
+	// 3. Inference on one exported SavedModel, from Go beside Python.
+	st.infer()
 	// 4. The input pipeline against tf.data on the same files.
-	pl := p.Pipeline
-	pl.FileList = filepath.Join(r.Work, "pipeline-files.txt")
-	var filesMeta Meta
-	measure(&filesMeta, "synthetic JPEGs", func() error {
-		files, err := SynthFiles(ctx, filepath.Join(r.Work, "images"), p.SynthClasses, p.SynthPerClass, p.SynthSize)
-		if err != nil {
-			return err
-		}
-		return WriteFileList(pl.FileList, files)
-	})
-	if filesMeta.Error != "" {
-		res.PipelineGo.Meta, res.TFData.Meta = filesMeta, filesMeta
-	} else {
-		measure(&res.PipelineGo.Meta, fmt.Sprintf("Go input pipeline (%d workers)", pl.Workers), func() error {
-			res.PipelineGo.Result = &PipelineResult{}
-			return worker(WorkPipeline, pl, nil, res.PipelineGo.Result)
-		})
-		var out TFData
-		measure(&res.TFData.Meta, fmt.Sprintf("tf.data input pipeline (%d parallel calls)", pl.Workers), func() error {
-			return python(TFDataScript, nil, &out, "--files", pl.FileList, "--images", strconv.Itoa(pl.Images),
-				"--workers", strconv.Itoa(pl.Workers), "--batch", strconv.Itoa(pl.Batch), "--size", strconv.Itoa(pl.ImageSize),
-				"--resize", strconv.Itoa(pl.ResizeSize))
-		})
-		if res.TFData.OK() {
-			out.Meta, res.TFData = res.TFData.Meta, out
-		}
-	}
-
-	// 5. The attention variants, while the budget lasts.
-	estimate := time.Duration(res.Train.WallSeconds*1.3) * time.Second
-	for _, v := range p.Variants {
-		if used := time.Since(budgetStart); p.Budget > 0 && used+estimate > p.Budget {
-			g := GoTrain{Settings: res.Settings, Meta: Meta{What: "Go train " + v,
-				Skipped: fmt.Sprintf("time budget: %.0f s used of %.0f s, a variant takes about %.0f s", used.Seconds(), p.Budget.Seconds(), estimate.Seconds())}}
-			fmt.Fprintf(logw, "bench: [%4.0fs] %s: skipped (%s)\n", time.Since(start).Seconds(), g.What, g.Skipped)
-			res.Variants = append(res.Variants, g)
-			continue
-		}
-		res.Variants = append(res.Variants, trainGo(p.Train, v, res.Settings, ""))
-	}
-
+	st.pipeline()
+	// 5. The attention variants beside `none`, while the budget lasts.
+	st.variants()
 	// 6. The peak again at the chosen settings: the best of both is the machine's.
-	peak(res.Settings)
+	st.peak(res.Settings)
 
-	res.DurationSeconds = time.Since(start).Seconds()
+	res.DurationSeconds = time.Since(st.start).Seconds()
 	res.summarise()
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	if failed > 0 {
-		return res, fmt.Errorf("%d measurement(s) failed (see the report)", failed)
+	if st.failed > 0 {
+		return res, fmt.Errorf("%d measurement(s) failed (see the report)", st.failed)
 	}
 	return res, nil
+}
+
+// measure runs f as the measurement m, recording the load around it, its time and its error.
+func (st *runState) measure(m *Meta, what string, f func() error) {
+	m.What = what
+	m.LoadBefore = LoadAverage()
+	t := time.Now()
+	if err := f(); err != nil {
+		m.Error = err.Error()
+		st.failed++
+	}
+	m.WallSeconds = time.Since(t).Seconds()
+	m.LoadAfter = LoadAverage()
+	status := "ok"
+	if m.Error != "" {
+		status = "FAILED: " + firstLine(m.Error)
+	}
+	st.logf("%s (%.0fs, load %.1f): %s", what, m.WallSeconds, m.LoadBefore, status)
+}
+
+func (st *runState) logf(format string, args ...any) {
+	fmt.Fprintf(st.log, "bench: [%4.0fs] %s\n", time.Since(st.start).Seconds(), fmt.Sprintf(format, args...))
+}
+
+// worker is the command measuring spec in a -worker process.
+func (st *runState) worker(kind string, spec any, env []string, lockstep bool) (Command, error) {
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return Command{}, err
+	}
+	c := Command{Name: st.Self, Args: []string{"-worker", kind, "-spec", string(b)}, Env: append(env, "TF_CPP_MIN_LOG_LEVEL=2")}
+	if lockstep {
+		c.Args = append(c.Args, "-lockstep")
+	}
+	return c, nil
+}
+
+// runWorker measures spec in a -worker process and decodes its result into v.
+func (st *runState) runWorker(kind string, spec any, env []string, v any) error {
+	c, err := st.worker(kind, spec, env, false)
+	if err != nil {
+		return err
+	}
+	return st.Exec(st.ctx, c, v)
+}
+
+// python is the command running a peer script; it fails without a Python.
+func (st *runState) python(script string, env []string, args ...string) (Command, error) {
+	if st.Python == "" {
+		return Command{}, errNoPython
+	}
+	return Command{Name: st.Python, Args: append([]string{filepath.Join(st.Root, script)}, args...),
+		Env: append([]string{"TF_CPP_MIN_LOG_LEVEL=2", "CUDA_VISIBLE_DEVICES="}, env...)}, nil
+}
+
+func (st *runState) peak(s Settings) {
+	var pr PeakRun
+	spec := st.Plan.Peak
+	spec.Settings = s
+	st.measure(&pr.Meta, fmt.Sprintf("peak MatMul %d×%d (%s)", spec.N, spec.N, s), func() error {
+		pr.Result = &PeakResult{}
+		return st.runWorker(WorkPeak, spec, s.Env(), pr.Result)
+	})
+	st.res.Peak = append(st.res.Peak, pr)
+}
+
+func (st *runState) trainGo(spec TrainSpec, attention string, s Settings, label string) GoTrain {
+	g := GoTrain{Settings: s}
+	spec.Attention, spec.Settings = attention, s
+	st.measure(&g.Meta, fmt.Sprintf("%sGo train %s %dpx batch %d (%s)", label, attention, spec.ImageSize, spec.Batch, s), func() error {
+		g.Result = &TrainResult{}
+		return st.runWorker(WorkTrain, spec, s.Env(), g.Result)
+	})
+	return g
+}
+
+// kerasCommand is the Keras peer at spec's size with the settings' threads.
+func (st *runState) kerasCommand(spec TrainSpec, xla bool, s Settings, lockstep bool) (Command, error) {
+	args := []string{"--batch", strconv.Itoa(spec.Batch), "--size", strconv.Itoa(spec.ImageSize),
+		"--classes", strconv.Itoa(spec.Classes), "--steps", strconv.Itoa(spec.Steps),
+		"--warmup", strconv.Itoa(spec.Warmup), "--intra", strconv.Itoa(s.Session().IntraOpThreads),
+		"--inter", strconv.Itoa(s.InterOpThreads)}
+	if xla {
+		args = append(args, "--xla")
+	}
+	if lockstep {
+		args = append(args, "--lockstep")
+	}
+	return st.python(KerasScript, Settings{OneDNN: s.OneDNN}.Env(), args...)
+}
+
+func kerasWhat(label string, spec TrainSpec, xla bool, s Settings) string {
+	return fmt.Sprintf("%sKeras ResNet50 train %dpx batch %d (intra=%d inter=%d jit_compile=%v)", label, spec.ImageSize, spec.Batch,
+		s.Session().IntraOpThreads, s.InterOpThreads, xla)
+}
+
+// finishKeras completes a Keras measurement from the script's output.
+func (st *runState) finishKeras(k *KerasTrain, out KerasTrain, batch int) {
+	if !k.OK() {
+		return
+	}
+	out.Meta = k.Meta
+	*k = out
+	if k.ImagesPerSec > 0 {
+		flop := TrainStepFLOPs(k.ForwardMACs, batch) / 1e9
+		k.GFLOPs = k.Step.Rate(flop)
+		if c := k.Step.CPUPerRun(); c > 0 {
+			k.GFLOPsPerCPUSecond = flop / c
+		}
+		st.res.PythonTF, st.res.KerasVersion = k.TensorFlow, k.Keras
+	}
+}
+
+func (st *runState) trainKeras(spec TrainSpec, xla bool, s Settings, label string) KerasTrain {
+	k := KerasTrain{XLA: xla, IntraOpThreads: s.Session().IntraOpThreads, InterOpThreads: s.InterOpThreads}
+	var out KerasTrain
+	st.measure(&k.Meta, kerasWhat(label, spec, xla, s), func() error {
+		c, err := st.kerasCommand(spec, xla, s, false)
+		if err != nil {
+			return err
+		}
+		return st.Exec(st.ctx, c, &out)
+	})
+	st.finishKeras(&k, out, spec.Batch)
+	return k
+}
+
+// pairMeta gives b the measurement a recorded for both, under b's name.
+func pairMeta(a Meta, what string) Meta {
+	a.What = what
+	return a
+}
+
+// trainPair measures the `none` step and Keras side by side in lockstep. If the pair fails (no
+// Python, a broken peer), the Go step is measured alone and the peer keeps the error.
+func (st *runState) trainPair() {
+	p, res := st.Plan, st.res
+	spec := p.Train
+	spec.Attention, spec.Settings = "none", res.Settings
+	res.Train = GoTrain{Settings: res.Settings}
+	s := res.Settings
+	res.Keras = KerasTrain{XLA: res.KerasXLA, IntraOpThreads: s.Session().IntraOpThreads, InterOpThreads: s.InterOpThreads}
+	goWhat := fmt.Sprintf("Go train none %dpx batch %d (%s)", spec.ImageSize, spec.Batch, s)
+	var out KerasTrain
+	st.measure(&res.Train.Meta, goWhat+" beside "+kerasWhat("", spec, res.KerasXLA, s), func() error {
+		kc, err := st.kerasCommand(spec, res.KerasXLA, s, true)
+		if err != nil {
+			return err
+		}
+		gc, err := st.worker(WorkTrain, spec, s.Env(), true)
+		if err != nil {
+			return err
+		}
+		res.Train.Result = &TrainResult{}
+		return st.Pair(st.ctx, gc, kc, spec.Steps, res.Train.Result, &out)
+	})
+	res.Keras.Meta = pairMeta(res.Train.Meta, kerasWhat("", spec, res.KerasXLA, s)+" beside Go")
+	st.finishKeras(&res.Keras, out, spec.Batch)
+	if !res.Train.OK() { // the failure is counted once, for the peer
+		res.Train = st.trainGo(p.Train, "none", s, "")
+	}
+}
+
+// infer exports the SavedModel and measures inference from Go beside Python in lockstep (Go alone
+// when the pair fails).
+func (st *runState) infer() {
+	res := st.res
+	inf := st.Plan.Infer
+	inf.Settings = res.Settings
+	inf.Dir = filepath.Join(st.Work, fmt.Sprintf("savedmodel-%s-r%d-%d", inf.Attention, inf.Depth, inf.ImageSize))
+	var export Meta
+	st.measure(&export, "export SavedModel", func() error {
+		if err := os.RemoveAll(inf.Dir); err != nil {
+			return err
+		}
+		var ignored InferSpec
+		return st.runWorker(WorkExport, inf, nil, &ignored)
+	})
+	if export.Error != "" {
+		res.InferGo.Meta, res.InferPython.Meta = export, export
+		return
+	}
+	args := []string{"--dir", inf.Dir, "--iters", strconv.Itoa(inf.Iters), "--intra", strconv.Itoa(inf.Settings.Session().IntraOpThreads),
+		"--inter", strconv.Itoa(inf.Settings.InterOpThreads), "--lockstep", "--batches"}
+	for _, b := range inf.Batches {
+		args = append(args, strconv.Itoa(b))
+	}
+	goWhat := fmt.Sprintf("Go SavedModel inference (%s)", inf.Settings)
+	var out PyInfer
+	st.measure(&res.InferGo.Meta, goWhat+" beside Python", func() error {
+		pc, err := st.python(InferScript, Settings{OneDNN: inf.Settings.OneDNN}.Env(), args...)
+		if err != nil {
+			return err
+		}
+		gc, err := st.worker(WorkInfer, inf, inf.Settings.Env(), true)
+		if err != nil {
+			return err
+		}
+		res.InferGo.Result = &InferResult{}
+		return st.Pair(st.ctx, gc, pc, inf.Iters, res.InferGo.Result, &out)
+	})
+	res.InferPython.Meta = pairMeta(res.InferGo.Meta, "Python SavedModel inference beside Go")
+	if res.InferPython.OK() {
+		out.Meta = res.InferPython.Meta
+		res.InferPython = out
+	}
+	if !res.InferGo.OK() { // the failure is counted once, for the peer
+		res.InferGo = InferRun{}
+		st.measure(&res.InferGo.Meta, goWhat, func() error {
+			res.InferGo.Result = &InferResult{}
+			return st.runWorker(WorkInfer, inf, inf.Settings.Env(), res.InferGo.Result)
+		})
+	}
+}
+
+// pipeline measures the Go input pipeline, then tf.data, on the same synthetic JPEGs.
+func (st *runState) pipeline() {
+	p, res := st.Plan, st.res
+	pl := p.Pipeline
+	pl.FileList = filepath.Join(st.Work, "pipeline-files.txt")
+	var files Meta
+	st.measure(&files, "synthetic JPEGs", func() error {
+		list, err := SynthFiles(st.ctx, filepath.Join(st.Work, "images"), p.SynthClasses, p.SynthPerClass, p.SynthSize)
+		if err != nil {
+			return err
+		}
+		return WriteFileList(pl.FileList, list)
+	})
+	if files.Error != "" {
+		res.PipelineGo.Meta, res.TFData.Meta = files, files
+		return
+	}
+	st.measure(&res.PipelineGo.Meta, fmt.Sprintf("Go input pipeline (%d workers)", pl.Workers), func() error {
+		res.PipelineGo.Result = &PipelineResult{}
+		return st.runWorker(WorkPipeline, pl, nil, res.PipelineGo.Result)
+	})
+	var out TFData
+	st.measure(&res.TFData.Meta, fmt.Sprintf("tf.data input pipeline (%d parallel calls)", pl.Workers), func() error {
+		c, err := st.python(TFDataScript, nil, "--files", pl.FileList, "--images", strconv.Itoa(pl.Images),
+			"--workers", strconv.Itoa(pl.Workers), "--batch", strconv.Itoa(pl.Batch), "--size", strconv.Itoa(pl.ImageSize),
+			"--resize", strconv.Itoa(pl.ResizeSize))
+		if err != nil {
+			return err
+		}
+		return st.Exec(st.ctx, c, &out)
+	})
+	if res.TFData.OK() {
+		out.Meta = res.TFData.Meta
+		res.TFData = out
+	}
+}
+
+// variants times the attention variants beside `none`, VariantsPerGroup to a process, as many as
+// the budget allows.
+func (st *runState) variants() {
+	p, res := st.Plan, st.res
+	// The time one more model adds to a process: its build, first, warm-up and timed steps, with a
+	// margin; a process also starts and counts FLOPs.
+	perSpec := res.Train.WallSeconds
+	if r := res.noneResult(); r != nil {
+		perSpec = 1.2*(r.BuildSeconds+r.FirstStepSeconds+float64(r.Spec.Warmup+r.Spec.Steps)*r.Step.Median()) + 3
+	}
+	per := max(1, p.VariantsPerGroup)
+	for i := 0; i < len(p.Variants); i += per {
+		chunk := p.Variants[i:min(i+per, len(p.Variants))]
+		fit := chunk
+		used := time.Since(st.budgetStart)
+		for p.Budget > 0 && len(fit) > 0 && used+time.Duration(float64(len(fit)+1)*perSpec*float64(time.Second)) > p.Budget {
+			fit = fit[:len(fit)-1]
+		}
+		if len(fit) > 0 {
+			g := VariantGroup{Settings: res.Settings, Attention: append([]string{"none"}, fit...)}
+			specs := make([]TrainSpec, len(g.Attention))
+			for j, a := range g.Attention {
+				specs[j] = p.Train
+				specs[j].Attention, specs[j].Settings = a, res.Settings
+			}
+			what := fmt.Sprintf("Go train %s side by side %dpx batch %d (%s)", strings.Join(g.Attention, ", "), p.Train.ImageSize, p.Train.Batch, res.Settings)
+			st.measure(&g.Meta, what, func() error {
+				return st.runWorker(WorkTrainGroup, specs, res.Settings.Env(), &g.Results)
+			})
+			res.Variants = append(res.Variants, g)
+		}
+		if rest := chunk[len(fit):]; len(rest) > 0 {
+			g := VariantGroup{Settings: res.Settings, Attention: append([]string{"none"}, rest...), Meta: Meta{
+				What:    "Go train " + strings.Join(rest, ", "),
+				Skipped: fmt.Sprintf("time budget: %.0f s used of %.0f s, a training process takes about %.0f s per model", used.Seconds(), p.Budget.Seconds(), perSpec)}}
+			st.logf("%s: skipped (%s)", g.What, g.Skipped)
+			res.Variants = append(res.Variants, g)
+		}
+	}
 }
 
 // chooseKnobs picks the Go settings and the Keras jit_compile value that trained fastest in the knob

@@ -20,7 +20,8 @@ type fakeExec struct {
 	calls             []string
 }
 
-func (f *fakeExec) run(_ context.Context, env []string, v any, name string, args ...string) error {
+func (f *fakeExec) run(_ context.Context, c Command, v any) error {
+	name, args := c.Name, c.Args
 	what := filepath.Base(args[0])
 	if name == "self" {
 		what = args[1]
@@ -36,13 +37,7 @@ func (f *fakeExec) run(_ context.Context, env []string, v any, name string, args
 		}
 		return t
 	}
-	var out any
-	switch what {
-	case WorkTrain:
-		var spec TrainSpec
-		if err := json.Unmarshal([]byte(args[3]), &spec); err != nil {
-			return err
-		}
+	trainResult := func(spec TrainSpec) TrainResult {
 		step := f.goStep * map[string]float64{"none": 1, "csca": 1.25, "ca": 1.1, "sa": 1.05, "fcn": 1}[spec.Attention]
 		if spec.Settings.InterOpThreads == 1 { // a faster knob
 			step /= 2
@@ -52,7 +47,26 @@ func (f *fakeExec) run(_ context.Context, env []string, v any, name string, args
 		r.ImagesPerSec = r.Step.Rate(float64(spec.Batch))
 		r.GFLOPs = r.Step.Rate(r.StepGFLOP)
 		r.GFLOPsPerCPUSecond = r.StepGFLOP / r.Step.CPUPerRun()
-		out = r
+		return r
+	}
+	var out any
+	switch what {
+	case WorkTrain:
+		var spec TrainSpec
+		if err := json.Unmarshal([]byte(args[3]), &spec); err != nil {
+			return err
+		}
+		out = trainResult(spec)
+	case WorkTrainGroup:
+		var specs []TrainSpec
+		if err := json.Unmarshal([]byte(args[3]), &specs); err != nil {
+			return err
+		}
+		var rs []TrainResult
+		for _, s := range specs {
+			rs = append(rs, trainResult(s))
+		}
+		out = rs
 	case WorkPeak:
 		out = PeakResult{Run: timing(0.1, 3), GFLOPs: 100, MedianGFLOPs: 90, GFLOPsPerCPUSecond: 60}
 	case WorkExport:
@@ -98,6 +112,22 @@ func (f *fakeExec) run(_ context.Context, env []string, v any, name string, args
 	return json.Unmarshal(b, v)
 }
 
+// pair runs both commands of a lockstep pair one after the other, checking the lockstep flags.
+func (f *fakeExec) pair(ctx context.Context, a, b Command, rounds int, va, vb any) error {
+	for _, c := range []Command{a, b} {
+		if last := c.Args[len(c.Args)-1]; !strings.Contains(strings.Join(c.Args, " "), "lockstep") {
+			return fmt.Errorf("%s runs in a pair without its lockstep flag (last argument %q)", c, last)
+		}
+	}
+	if rounds < 1 {
+		return fmt.Errorf("pair of %d rounds", rounds)
+	}
+	if err := f.run(ctx, a, va); err != nil {
+		return err
+	}
+	return f.run(ctx, b, vb)
+}
+
 // testPlan is a quick plan on 2 CPUs with tiny synthetic images and a second, faster candidate.
 func testPlan(t *testing.T) Plan {
 	t.Helper()
@@ -125,7 +155,7 @@ func TestRunner(t *testing.T) {
 	}{
 		{"go faster", 1, 0, "", false, 4, []string{"QUICK MODE", "| Go `none` (chosen) | intra=2 inter=1 | 16.00 |",
 			"| Keras ResNet50 (chosen) | intra=2 inter=2 jit_compile=true | 8.00 |", "Go intra=2 inter=1, Keras jit_compile=true", "| Training, ResNet-50 `none`, img/s | 16.00 | 8.00 (Keras) | 2.00 | Go ≥ Keras | yes |",
-			"`csca` | 12.80", "+25.0%", "Inference batch 1, median ms | 20.0 | 25.0 (Python TF) | 0.80 | Go ≤ Python | yes"}},
+			"| `csca` | 12.80 | 0.62 | 16.00 | +25.0% | +25.0% |", "Inference batch 1, median ms | 20.0 | 25.0 (Python TF) | 0.80 | Go ≤ Python | yes"}},
 		{"go slower", 8, 0, "", false, 4, []string{"| 2.00 | 8.00 (Keras) | 0.25 | Go ≥ Keras | **no** |", "Why Go loses here"}},
 		{"budget spent", 1, time.Nanosecond, "", false, 0, []string{"skipped: time budget"}},
 		{"keras fails", 1, 0, "keras_train.py", true, 4, []string{"| Keras ResNet50 | intra=2 inter=1 jit_compile=false | failed: keras_train.py broke |",
@@ -137,7 +167,7 @@ func TestRunner(t *testing.T) {
 			f := &fakeExec{goStep: tc.goStep, kerasStep: 2, fail: map[string]bool{tc.fail: true}}
 			p := testPlan(t)
 			p.Budget = tc.budget
-			r := &Runner{Plan: p, Self: "self", Python: "python", Root: "/repo", Work: t.TempDir(), Exec: f.run, Command: "test"}
+			r := &Runner{Plan: p, Self: "self", Python: "python", Root: "/repo", Work: t.TempDir(), Exec: f.run, Pair: f.pair, Command: "test"}
 			res, err := r.Run(context.Background())
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("Run error %v, want error %v", err, tc.wantErr)
@@ -145,14 +175,15 @@ func TestRunner(t *testing.T) {
 			if want := (Settings{IntraOpThreads: 2, InterOpThreads: 1}); res.Settings != want {
 				t.Errorf("chosen settings %v, want the faster candidate %v", res.Settings, want)
 			}
-			measured := 0
-			for _, v := range res.Variants {
-				if v.OK() {
-					measured++
+			measured, all := 0, 0
+			for _, g := range res.Variants {
+				if g.OK() {
+					measured += len(g.Results) - 1
 				}
+				all += len(g.Attention) - 1
 			}
-			if measured != tc.wantVariants || len(res.Variants) != 4 {
-				t.Errorf("%d of %d variants measured, want %d of 4", measured, len(res.Variants), tc.wantVariants)
+			if measured != tc.wantVariants || all != 4 {
+				t.Errorf("%d of %d variants measured, want %d of 4", measured, all, tc.wantVariants)
 			}
 			if res.TrainImgSGo != 8/(tc.goStep/2) || res.PeakGFLOPs != 100 || res.PipelineImgSGo != 128 || res.PipelineImgSTFData != 64 {
 				t.Errorf("headline %v %v %v %v", res.TrainImgSGo, res.PeakGFLOPs, res.PipelineImgSGo, res.PipelineImgSTFData)
@@ -188,7 +219,7 @@ func TestRunnerWithoutPython(t *testing.T) {
 	f := &fakeExec{goStep: 1, kerasStep: 1}
 	p := testPlan(t)
 	p.Variants = nil
-	r := &Runner{Plan: p, Self: "self", Work: t.TempDir(), Exec: f.run}
+	r := &Runner{Plan: p, Self: "self", Work: t.TempDir(), Exec: f.run, Pair: f.pair}
 	res, err := r.Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "5 measurement(s) failed") {
 		t.Errorf("error %v, want the five Python runs (two Keras knobs, Keras, inference, tf.data) reported as failed", err)

@@ -77,6 +77,90 @@ func (s TrainSpec) validate() error {
 // first step and spec.Warmup more. A step runs what the trainer runs: the optimiser update (with the
 // batch-norm statistics updates) fetching the loss, the top-1 hits and the gradient norm.
 func Train(ctx context.Context, spec TrainSpec) (*TrainResult, error) {
+	res, err := TrainGroup(ctx, []TrainSpec{spec}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return res[0], nil
+}
+
+// TrainGroup measures several training steps side by side in one process: it builds every spec's
+// graph and session, runs each one's first and warm-up steps, then times the steps round-robin (one
+// step of each spec per round, spec.Steps rounds; every spec needs the same Steps). Each spec's steps
+// thus see the same load as the others', which makes their ratios (a variant's overhead against
+// `none`) far steadier than separate runs on a shared machine. The specs should share Settings: the
+// process-wide ones (Env) are the same for all anyway. With turns, each round waits for its turn
+// (lockstep with a peer process, see RunPair).
+func TrainGroup(ctx context.Context, specs []TrainSpec, turns Turns) ([]*TrainResult, error) {
+	if len(specs) == 0 {
+		return nil, fmt.Errorf("train benchmark: no specs")
+	}
+	var steppers []*trainStepper
+	defer func() {
+		for _, st := range steppers {
+			st.sess.Close()
+		}
+	}()
+	for _, spec := range specs {
+		if spec.Steps != specs[0].Steps {
+			return nil, fmt.Errorf("train benchmark: grouped specs time %d and %d steps, want the same", specs[0].Steps, spec.Steps)
+		}
+		st, err := newTrainStepper(spec)
+		if err != nil {
+			return nil, err
+		}
+		steppers = append(steppers, st)
+	}
+	for _, st := range steppers {
+		var first Timing
+		if err := first.Time(func() error { return st.step(ctx) }); err != nil {
+			return nil, err
+		}
+		st.res.FirstStepSeconds = first.Best()
+		for range st.res.Spec.Warmup {
+			if err := st.step(ctx); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for range specs[0].Steps {
+		err := round(turns, func() error {
+			for _, st := range steppers {
+				if err := st.res.Step.Time(func() error { return st.step(ctx) }); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := make([]*TrainResult, len(steppers))
+	for i, st := range steppers {
+		res := st.res
+		if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) {
+			return nil, fmt.Errorf("train benchmark %s: loss %v after %d steps", res.Spec.Attention, res.Loss, 1+res.Spec.Warmup+res.Spec.Steps)
+		}
+		res.ImagesPerSec = res.Step.Rate(float64(res.Spec.Batch))
+		res.GFLOPs = res.Step.Rate(res.StepGFLOP)
+		if c := res.Step.CPUPerRun(); c > 0 {
+			res.GFLOPsPerCPUSecond = res.StepGFLOP / c
+		}
+		out[i] = res
+	}
+	return out, nil
+}
+
+// trainStepper is one spec's training graph in a session, ready to step.
+type trainStepper struct {
+	res   *TrainResult
+	sess  *tf.Session
+	tg    *train.Graph
+	feeds map[tf.Output]*tf.Tensor
+}
+
+func newTrainStepper(spec TrainSpec) (*trainStepper, error) {
 	if err := spec.validate(); err != nil {
 		return nil, err
 	}
@@ -100,54 +184,32 @@ func Train(ctx context.Context, spec TrainSpec) (*TrainResult, error) {
 		return nil, fmt.Errorf("train benchmark: %w", err)
 	}
 	res.BuildSeconds = time.Since(start).Seconds()
-	sess, err := train.NewSession(cfg, tg.G.TF())
-	if err != nil {
-		return nil, fmt.Errorf("train benchmark: %w", err)
-	}
-	defer sess.Close()
-	if _, err := sess.Run(nil, nil, []*tf.Operation{tg.G.InitOp()}); err != nil {
-		return nil, fmt.Errorf("train benchmark: initialise variables: %w", err)
-	}
 	feeds, err := trainFeeds(tg, spec)
 	if err != nil {
 		return nil, fmt.Errorf("train benchmark: %w", err)
 	}
-	fetch := []tf.Output{tg.Loss, tg.Correct, tg.GradNorm}
-	step := func() error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		out, err := sess.Run(feeds, fetch, []*tf.Operation{tg.Opt.Step})
-		if err != nil {
-			return fmt.Errorf("train benchmark: step: %w", err)
-		}
-		res.Loss = float64(out[0].Value().(float32))
-		return nil
+	sess, err := train.NewSession(cfg, tg.G.TF())
+	if err != nil {
+		return nil, fmt.Errorf("train benchmark: %w", err)
 	}
-	var first Timing
-	if err := first.Time(step); err != nil {
-		return nil, err
+	if _, err := sess.Run(nil, nil, []*tf.Operation{tg.G.InitOp()}); err != nil {
+		sess.Close()
+		return nil, fmt.Errorf("train benchmark: initialise variables: %w", err)
 	}
-	res.FirstStepSeconds = first.Best()
-	for range spec.Warmup {
-		if err := step(); err != nil {
-			return nil, err
-		}
+	return &trainStepper{res: res, sess: sess, tg: tg, feeds: feeds}, nil
+}
+
+// step runs one training step and keeps its loss.
+func (st *trainStepper) step(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	for range spec.Steps {
-		if err := res.Step.Time(step); err != nil {
-			return nil, err
-		}
+	out, err := st.sess.Run(st.feeds, []tf.Output{st.tg.Loss, st.tg.Correct, st.tg.GradNorm}, []*tf.Operation{st.tg.Opt.Step})
+	if err != nil {
+		return fmt.Errorf("train benchmark %s: step: %w", st.res.Spec.Attention, err)
 	}
-	if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) {
-		return nil, fmt.Errorf("train benchmark: loss %v after %d steps", res.Loss, 1+spec.Warmup+spec.Steps)
-	}
-	res.ImagesPerSec = res.Step.Rate(float64(spec.Batch))
-	res.GFLOPs = res.Step.Rate(res.StepGFLOP)
-	if c := res.Step.CPUPerRun(); c > 0 {
-		res.GFLOPsPerCPUSecond = res.StepGFLOP / c
-	}
-	return res, nil
+	st.res.Loss = float64(out[0].Value().(float32))
+	return nil
 }
 
 // trainFeeds is the fixed batch of a spec and the optimiser's inputs.
