@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"math"
+	"strings"
 )
 
 // notes states what the run's numbers say, goal by goal, and where a goal is missed, what the other
@@ -52,6 +53,10 @@ func (res *Results) notes() []string {
 			none.BuildSeconds+none.FirstStepSeconds, none.BuildSeconds, keras.BuildSeconds+keras.FirstStepSeconds, keras.BuildSeconds)
 	}
 	for _, g := range res.Variants {
+		if g.Error != "" && g.Settings != res.Plan.Candidates[0] {
+			add("Variants %s failed with the chosen settings %s: %s. They were measured again with the project's defaults (%s) when time allowed; their rows in the variant table say which settings each number has.",
+				strings.Join(g.Attention[1:], ", "), g.Settings, lastLines(g.Error, 1), res.Plan.Candidates[0])
+		}
 		wall, cpu := g.Overheads()
 		for i, r := range g.Results[min(1, len(g.Results)):] {
 			if i >= len(wall) {
@@ -61,8 +66,8 @@ func (res *Results) notes() []string {
 			if wall[i] < 0 || cpu[i] < 0 {
 				noise = "; a variant does more work than `none`, so a negative figure is the load's noise"
 			}
-			add("Variant `%s`: %.2f img/s beside `none`'s %.2f in the same process, %s step time (CPU time %s%s).",
-				r.Spec.Attention, r.ImagesPerSec, g.Results[0].ImagesPerSec, pct(wall[i]), pct(cpu[i]), noise)
+			add("Variant `%s` (%s): %.2f img/s beside `none`'s %.2f in the same process, %s step time (CPU time %s%s).",
+				r.Spec.Attention, g.Settings, r.ImagesPerSec, g.Results[0].ImagesPerSec, pct(wall[i]), pct(cpu[i]), noise)
 		}
 	}
 	if res.InferB1MSGo > 0 && res.InferB1MSPython > 0 {

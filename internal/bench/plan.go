@@ -56,7 +56,7 @@ func PlanFor(mode string, ncpu int) (Plan, error) {
 		Candidates:   []Settings{def},
 		KerasXLA:     []bool{false},
 		Variants:     []string{"csca", "ca", "sa", "fcn"},
-		Peak:         PeakSpec{N: 1024, Runs: 10},
+		Peak:         PeakSpec{N: 2048, Runs: 10},
 		SynthClasses: 4, SynthPerClass: 16, SynthSize: 400,
 	}
 	switch mode {
@@ -70,7 +70,6 @@ func PlanFor(mode string, ncpu int) (Plan, error) {
 		p.Train = TrainSpec{Attention: "none", Depth: 50, ImageSize: 224, Batch: 16, Classes: 200, Warmup: 1, Steps: 4}
 		p.Infer = InferSpec{Attention: "none", Depth: 50, ImageSize: 224, Classes: 200, Batches: []int{1, 16}, Iters: 10}
 		p.Pipeline = PipelineSpec{ImageSize: 224, ResizeSize: 256, Batch: 16, Workers: ncpu, Images: 2048}
-		p.Peak = PeakSpec{N: 2048, Runs: 10}
 		p.KerasXLA = []bool{false, true}
 		p.Knobs = TrainSpec{Attention: "none", Depth: 50, ImageSize: 112, Batch: 8, Classes: 200, Warmup: 1, Steps: 3}
 		p.Candidates = append(p.Candidates,

@@ -251,26 +251,26 @@ func (res *Results) trainSection(w func(string, ...any)) {
 	w("Each variant's training step at the chosen settings, timed in one process beside a `none` step (their steps\n")
 	w("alternating, so that both see the same load: %d variant(s) per process). Overhead is the variant's extra time\n", max(1, p.VariantsPerGroup))
 	w("per step against that `none` step, by the median wall-clock step and by the CPU time per step.\n\n")
-	w("| Variant | img/s | step s (median) | `none` beside it, img/s | overhead (wall) | overhead (CPU) | params (M) | GMAC/img | load |\n")
-	w("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	w("| Variant | Settings | img/s | step s (median) | `none` beside it, img/s | overhead (wall) | overhead (CPU) | params (M) | GMAC/img | load |\n")
+	w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, g := range res.Variants {
 		names := g.Attention[min(1, len(g.Attention)):]
 		switch {
 		case g.Skipped != "":
 			for _, n := range names {
-				w("| `%s` | skipped: %s | | | | | | | |\n", n, g.Skipped)
+				w("| `%s` | %s | skipped: %s | | | | | | | |\n", n, g.Settings, g.Skipped)
 			}
 			continue
 		case !g.OK() || len(g.Results) != len(g.Attention):
 			for _, n := range names {
-				w("| `%s` | failed: %s | | | | | | | %.1f |\n", n, oneLine(g.Error), g.LoadBefore)
+				w("| `%s` | %s | failed: %s | | | | | | | %.1f |\n", n, g.Settings, oneLine(lastLines(g.Error, 1)), g.LoadBefore)
 			}
 			continue
 		}
 		wall, cpu := g.Overheads()
 		none := g.Results[0]
 		for i, r := range g.Results[1:] {
-			w("| `%s` | %.2f | %.2f | %.2f | %s | %s | %.2f | %.3f | %.1f |\n", r.Spec.Attention, r.ImagesPerSec, r.Step.Median(),
+			w("| `%s` | %s | %.2f | %.2f | %.2f | %s | %s | %.2f | %.3f | %.1f |\n", r.Spec.Attention, g.Settings, r.ImagesPerSec, r.Step.Median(),
 				none.ImagesPerSec, pct(wall[i]), pct(cpu[i]), float64(r.Params)/1e6, float64(r.ForwardMACs)/1e9, g.LoadBefore)
 		}
 	}

@@ -398,11 +398,18 @@ func (st *runState) variants() {
 				specs[j] = p.Train
 				specs[j].Attention, specs[j].Settings = a, res.Settings
 			}
-			what := fmt.Sprintf("Go train %s side by side %dpx batch %d (%s)", strings.Join(g.Attention, ", "), p.Train.ImageSize, p.Train.Batch, res.Settings)
-			st.measure(&g.Meta, what, func() error {
-				return st.runWorker(WorkTrainGroup, specs, res.Settings.Env(), &g.Results)
-			})
+			st.group(&g, specs)
 			res.Variants = append(res.Variants, g)
+			// A chosen knob that breaks a variant (XLA: NaN gradients in the channel gates) must not
+			// cost the variant its number: measure it again with the project's defaults.
+			if def := p.Candidates[0]; !g.OK() && g.Settings != def {
+				retry := VariantGroup{Settings: def, Attention: g.Attention}
+				for j := range specs {
+					specs[j].Settings = def
+				}
+				st.group(&retry, specs)
+				res.Variants = append(res.Variants, retry)
+			}
 		}
 		if rest := chunk[len(fit):]; len(rest) > 0 {
 			g := VariantGroup{Settings: res.Settings, Attention: append([]string{"none"}, rest...), Meta: Meta{
@@ -412,6 +419,15 @@ func (st *runState) variants() {
 			res.Variants = append(res.Variants, g)
 		}
 	}
+}
+
+// group measures the specs side by side in one worker process into g.
+func (st *runState) group(g *VariantGroup, specs []TrainSpec) {
+	p := st.Plan
+	what := fmt.Sprintf("Go train %s side by side %dpx batch %d (%s)", strings.Join(g.Attention, ", "), p.Train.ImageSize, p.Train.Batch, g.Settings)
+	st.measure(&g.Meta, what, func() error {
+		return st.runWorker(WorkTrainGroup, specs, g.Settings.Env(), &g.Results)
+	})
 }
 
 // chooseKnobs picks the Go settings and the Keras jit_compile value that trained fastest in the knob

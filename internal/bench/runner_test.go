@@ -17,6 +17,7 @@ import (
 type fakeExec struct {
 	goStep, kerasStep float64
 	fail              map[string]bool // commands (worker kind or script base name) that fail
+	breaks            string          // a variant whose group fails with the faster (non-default) knob
 	calls             []string
 }
 
@@ -61,6 +62,11 @@ func (f *fakeExec) run(_ context.Context, c Command, v any) error {
 		var specs []TrainSpec
 		if err := json.Unmarshal([]byte(args[3]), &specs); err != nil {
 			return err
+		}
+		for _, s := range specs {
+			if s.Attention == f.breaks && s.Settings.InterOpThreads == 1 {
+				return errors.New("bench: train benchmark " + s.Attention + ": loss NaN after 6 steps")
+			}
 		}
 		var rs []TrainResult
 		for _, s := range specs {
@@ -155,7 +161,7 @@ func TestRunner(t *testing.T) {
 	}{
 		{"go faster", 1, 0, "", false, 4, []string{"QUICK MODE", "| Go `none` (chosen) | intra=2 inter=1 | 16.00 |",
 			"| Keras ResNet50 (chosen) | intra=2 inter=2 jit_compile=true | 8.00 |", "Go intra=2 inter=1, Keras jit_compile=true", "| Training, ResNet-50 `none`, img/s | 16.00 | 8.00 (Keras) | 2.00 | Go ≥ Keras | yes |",
-			"| `csca` | 12.80 | 0.62 | 16.00 | +25.0% | +25.0% |", "Inference batch 1, median ms | 20.0 | 25.0 (Python TF) | 0.80 | Go ≤ Python | yes"}},
+			"| `csca` | intra=2 inter=1 | 12.80 | 0.62 | 16.00 | +25.0% | +25.0% |", "Inference batch 1, median ms | 20.0 | 25.0 (Python TF) | 0.80 | Go ≤ Python | yes"}},
 		{"go slower", 8, 0, "", false, 4, []string{"| 2.00 | 8.00 (Keras) | 0.25 | Go ≥ Keras | **no** |", "Why Go loses here"}},
 		{"budget spent", 1, time.Nanosecond, "", false, 0, []string{"skipped: time budget"}},
 		{"keras fails", 1, 0, "keras_train.py", true, 4, []string{"| Keras ResNet50 | intra=2 inter=1 jit_compile=false | failed: keras_train.py broke |",
@@ -212,6 +218,31 @@ func TestRunner(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestRunnerVariantRetry(t *testing.T) {
+	f := &fakeExec{goStep: 1, kerasStep: 2, breaks: "ca"}
+	p := testPlan(t)
+	p.VariantsPerGroup = 1
+	r := &Runner{Plan: p, Self: "self", Python: "python", Root: "/repo", Work: t.TempDir(), Exec: f.run, Pair: f.pair}
+	res, err := r.Run(context.Background())
+	if err == nil {
+		t.Error("Run hid the failed variant")
+	}
+	var got []string
+	for _, g := range res.Variants {
+		got = append(got, fmt.Sprintf("%s/%d/%v", g.Attention[1], g.Settings.InterOpThreads, g.OK()))
+	}
+	if want := "csca/1/true ca/1/false ca/2/true sa/1/true fcn/1/true"; strings.Join(got, " ") != want {
+		t.Errorf("variant groups %v, want %s (ca again with the defaults)", got, want)
+	}
+	md := res.Markdown()
+	for _, s := range []string{"| `ca` | intra=2 inter=1 | failed: bench: train benchmark ca: loss NaN after 6 steps |",
+		"| `ca` | intra=2 inter=2 | 7.27 |", "Variants ca failed with the chosen settings intra=2 inter=1"} {
+		if !strings.Contains(md, s) {
+			t.Errorf("report lacks %q", s)
+		}
 	}
 }
 
