@@ -50,6 +50,7 @@ func run() error {
 	mode := fs.String("mode", bench.Quick, "quick (a few minutes, small sizes) or full (224×224, every variant and knob)")
 	out := fs.String("out", "bench/results.json", "results as JSON")
 	md := fs.String("md", "BENCHMARKS.md", "the report")
+	fullOut := fs.String("full-out", "bench/results-full.json", "full mode also writes its results here; quick mode summarises the full results found here in its report (empty: neither)")
 	python := fs.String("python", "", "python with TensorFlow for the peers (default: <repo>/.venv/bin/python); \"none\" skips them")
 	work := fs.String("work", "", "scratch directory for the exported model and the images (default: <repo>/bench/out)")
 	since := fs.Int64("since", 0, "Unix time the run's time budget counts from (default: now); scripts/bench.sh passes its start, so that the build counts")
@@ -117,6 +118,19 @@ func run() error {
 	}
 	if err := bench.WriteFile(*out, js); err != nil {
 		return err
+	}
+	switch {
+	case *fullOut == "":
+	case *mode == bench.Full:
+		if err := bench.WriteFile(*fullOut, js); err != nil {
+			return err
+		}
+	default:
+		if full, err := bench.ReadResults(*fullOut); err == nil {
+			res.LastFull = full
+		} else if !errors.Is(err, os.ErrNotExist) {
+			fmt.Fprintf(os.Stderr, "bench: the last full run is left out of the report: %v\n", err)
+		}
 	}
 	if err := bench.WriteFile(*md, []byte(res.Markdown())); err != nil {
 		return err

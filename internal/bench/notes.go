@@ -105,7 +105,7 @@ func (res *Results) notes() []string {
 		}
 	}
 	if res.PeakFraction > 0 {
-		add("Efficiency: the `none` training step reaches %.0f%% of the MatMul peak by wall clock (%.1f of %.1f GFLOP/s) and %.0f%% per CPU-second (%.1f of %.1f). A ResNet training step cannot reach the MatMul rate: its 7×7 stem, 1×1 convolutions at small spatial sizes, weight-gradient convolutions, batch norm and ReLU passes are memory-bound, and on 2 CPUs TensorFlow runs one op at a time.",
+		add("Efficiency: the `none` training step reaches %.0f%% of the MatMul peak by wall clock (%.1f of %.1f GFLOP/s) and %.0f%% per CPU-second (%.1f of %.1f). (Why not more: see the last section.)",
 			100*res.PeakFraction, res.StepGFLOPs, res.PeakGFLOPs, 100*res.PeakFractionCPU, res.StepGFLOPsPerCPUSecond, res.PeakGFLOPsPerCPUSecond)
 	}
 	if l := res.loads(); len(l) > 0 && median(l) > float64(res.Machine.NumCPU) && !math.IsNaN(median(l)) {

@@ -120,36 +120,21 @@ func (res *Results) Markdown() string {
 		w("the load changes much less.\n")
 	}
 
-	// Summary.
-	none := res.noneResult()
-	keras := res.keras()
 	w("\n## Summary\n\n")
-	w("| Measure | Go | Peer | Go / peer | Goal | Met |\n|---|---:|---:|---:|---|---|\n")
-	tr := ratio(res.TrainImgSGo, res.TrainImgSKeras)
-	w("| Training, ResNet-50 `none`, img/s | %s | %s (Keras) | %s | Go ≥ Keras | %s |\n", num(res.TrainImgSGo, 2), num(res.TrainImgSKeras, 2), num(tr, 2), verdict(tr > 0, tr >= 1))
-	if none != nil && keras != nil && keras.Step.CPUPerRun() > 0 {
-		gc, kc := float64(p.Train.Batch)/none.Step.CPUPerRun(), float64(p.Train.Batch)/keras.Step.CPUPerRun()
-		w("| Training, img per CPU-second | %s | %s (Keras) | %s | (load-independent view) | |\n", num(gc, 2), num(kc, 2), num(ratio(gc, kc), 2))
+	res.summaryTable(w)
+
+	if f := res.LastFull; f != nil && res.Mode == Quick {
+		w("\n## Last full run (`make bench`)\n\n")
+		w("From `bench/results-full.json`: started %s, %.1f min (%.0f s), median load average %.1f on %d CPUs; ResNet-50 training at\n",
+			f.Started.Format(time.RFC3339), (f.SetupSeconds+f.DurationSeconds)/60, f.SetupSeconds+f.DurationSeconds, median(f.loads()), f.Machine.NumCPU)
+		w("%d×%d, batch %d; inference of a ResNet-%d at %d×%d. Its findings:\n\n", f.Plan.Train.ImageSize, f.Plan.Train.ImageSize, f.Plan.Train.Batch,
+			f.Plan.Infer.Depth, f.Plan.Infer.ImageSize, f.Plan.Infer.ImageSize)
+		f.summaryTable(w)
+		w("\n")
+		for _, n := range f.Notes {
+			w("- %s\n", n)
+		}
 	}
-	ir := ratio(res.InferB1MSGo, res.InferB1MSPython)
-	w("| Inference batch 1, median ms | %s | %s (Python TF) | %s | Go ≤ Python | %s |\n", num(res.InferB1MSGo, 1), num(res.InferB1MSPython, 1), num(ir, 2), verdict(ir > 0, ir <= 1))
-	i16 := ratio(res.InferB16ImgSGo, res.InferB16ImgSPython)
-	w("| Inference batch 16, img/s | %s | %s (Python TF) | %s | | |\n", num(res.InferB16ImgSGo, 1), num(res.InferB16ImgSPython, 1), num(i16, 2))
-	pr := ratio(res.PipelineImgSGo, res.PipelineImgSTFData)
-	w("| Input pipeline, img/s | %s | %s (tf.data) | %s | | |\n", num(res.PipelineImgSGo, 1), num(res.PipelineImgSTFData, 1), num(pr, 2))
-	pt := ratio(res.PipelineImgSGo, res.TrainImgSGo)
-	w("| Pipeline / training consumption | %s× | | | ≥ %.0f× | %s |\n", num(pt, 1), PipelineOverTrainGoal, verdict(pt > 0, pt >= PipelineOverTrainGoal))
-	w("| Training step GFLOP/s / MatMul peak | %s / %s = %s | | | as close to 1 as possible | |\n", num(res.StepGFLOPs, 1), num(res.PeakGFLOPs, 1), num(res.PeakFraction, 2))
-	w("| same, per CPU-second | %s / %s = %s | | | | |\n", num(res.StepGFLOPsPerCPUSecond, 1), num(res.PeakGFLOPsPerCPUSecond, 1), num(res.PeakFractionCPU, 2))
-	if len(res.Candidates) > 0 {
-		w("\nMeasured with: %s (TensorFlow session `intra_op_parallelism_threads` / `inter_op_parallelism_threads`; chosen by\n", res.Settings)
-		w("%s among %d candidate settings; Keras with jit_compile=%v), float32,\n", res.SelectedBy, len(res.Candidates), res.KerasXLA)
-	} else {
-		w("\nMeasured with: %s (TensorFlow session `intra_op_parallelism_threads` / `inter_op_parallelism_threads`; the\n", res.Settings)
-		w("project's defaults, no other settings tried in this mode), float32,\n")
-	}
-	w("batch %d at %d×%d for training, %d classes. ", p.Train.Batch, p.Train.ImageSize, p.Train.ImageSize, p.Train.Classes)
-	w("Rates are at the median of the timed steps / calls.\n")
 
 	// Notes.
 	if len(res.Notes) > 0 {
@@ -214,6 +199,39 @@ func (res *Results) metas() []Meta {
 		ms = append(ms, pk.Meta)
 	}
 	return ms
+}
+
+// summaryTable writes the goal-by-goal table and the settings it was measured with.
+func (res *Results) summaryTable(w func(string, ...any)) {
+	p := res.Plan
+	none := res.noneResult()
+	keras := res.keras()
+	w("| Measure | Go | Peer | Go / peer | Goal | Met |\n|---|---:|---:|---:|---|---|\n")
+	tr := ratio(res.TrainImgSGo, res.TrainImgSKeras)
+	w("| Training, ResNet-50 `none`, img/s | %s | %s (Keras) | %s | Go ≥ Keras | %s |\n", num(res.TrainImgSGo, 2), num(res.TrainImgSKeras, 2), num(tr, 2), verdict(tr > 0, tr >= 1))
+	if none != nil && keras != nil && keras.Step.CPUPerRun() > 0 {
+		gc, kc := float64(p.Train.Batch)/none.Step.CPUPerRun(), float64(p.Train.Batch)/keras.Step.CPUPerRun()
+		w("| Training, img per CPU-second | %s | %s (Keras) | %s | (load-independent view) | |\n", num(gc, 2), num(kc, 2), num(ratio(gc, kc), 2))
+	}
+	ir := ratio(res.InferB1MSGo, res.InferB1MSPython)
+	w("| Inference batch 1, median ms | %s | %s (Python TF) | %s | Go ≤ Python | %s |\n", num(res.InferB1MSGo, 1), num(res.InferB1MSPython, 1), num(ir, 2), verdict(ir > 0, ir <= 1))
+	i16 := ratio(res.InferB16ImgSGo, res.InferB16ImgSPython)
+	w("| Inference batch 16, img/s | %s | %s (Python TF) | %s | | |\n", num(res.InferB16ImgSGo, 1), num(res.InferB16ImgSPython, 1), num(i16, 2))
+	pr := ratio(res.PipelineImgSGo, res.PipelineImgSTFData)
+	w("| Input pipeline, img/s | %s | %s (tf.data) | %s | | |\n", num(res.PipelineImgSGo, 1), num(res.PipelineImgSTFData, 1), num(pr, 2))
+	pt := ratio(res.PipelineImgSGo, res.TrainImgSGo)
+	w("| Pipeline / training consumption | %s× | | | ≥ %.0f× | %s |\n", num(pt, 1), PipelineOverTrainGoal, verdict(pt > 0, pt >= PipelineOverTrainGoal))
+	w("| Training step GFLOP/s / MatMul peak | %s / %s = %s | | | as close to 1 as possible | |\n", num(res.StepGFLOPs, 1), num(res.PeakGFLOPs, 1), num(res.PeakFraction, 2))
+	w("| same, per CPU-second | %s / %s = %s | | | | |\n", num(res.StepGFLOPsPerCPUSecond, 1), num(res.PeakGFLOPsPerCPUSecond, 1), num(res.PeakFractionCPU, 2))
+	if len(res.Candidates) > 0 {
+		w("\nMeasured with: %s (TensorFlow session `intra_op_parallelism_threads` / `inter_op_parallelism_threads`; chosen by\n", res.Settings)
+		w("%s among %d candidate settings; Keras with jit_compile=%v), float32,\n", res.SelectedBy, len(res.Candidates), res.KerasXLA)
+	} else {
+		w("\nMeasured with: %s (TensorFlow session `intra_op_parallelism_threads` / `inter_op_parallelism_threads`; the\n", res.Settings)
+		w("project's defaults, no other settings tried in this mode), float32,\n")
+	}
+	w("batch %d at %d×%d for training, %d classes. ", p.Train.Batch, p.Train.ImageSize, p.Train.ImageSize, p.Train.Classes)
+	w("Rates are at the median of the timed steps / calls.\n")
 }
 
 func (res *Results) trainSection(w func(string, ...any)) {
@@ -491,25 +509,34 @@ func oneLine(s string) string {
 // investigation is what was tried while making the Go step fast, beyond what a run measures.
 const investigation = `## What was tried, and why the numbers are what they are
 
-- **XLA.** ` + "`ops.SessionConfig.XLA`" + ` (and ` + "`runtime.xla`" + `) sets the session's ` + "`global_jit_level`" + ` to ON_1. On the CPU,
-  TensorFlow ignores that level unless the process also has ` + "`TF_XLA_FLAGS=--tf_xla_cpu_global_jit`" + `: without the flag
-  no cluster is compiled (no "Compiled cluster using XLA" log line, same first-step and step times). With the flag
-  the whole step is compiled: during development (ResNet-50, 112×112, batch 8, load average ~11) the first step
-  took 109 s instead of 9 s and the step's CPU time did not change (27.6 against 27.4 GFLOP per CPU-second), so XLA
-  is off by default. Full mode measures it again as a candidate (with the flag); Keras is measured with and
-  without ` + "`jit_compile`" + `.
-- **Threads.** Intra-op threads = CPUs and 2 inter-op threads is the project default; full mode also tries one
-  inter-op thread and half the CPUs. On 2 CPUs a ResNet step has little op-level parallelism to exploit.
+- **XLA.** ` + "`ops.SessionConfig.XLA`" + ` (` + "`runtime.xla`" + `) sets the session's ` + "`global_jit_level`" + ` to ON_1, which TensorFlow
+  ignores on the CPU unless the process also has ` + "`TF_XLA_FLAGS=--tf_xla_cpu_global_jit`" + `: without the flag the XLA
+  service does not even start (checked with ` + "`TF_CPP_MIN_LOG_LEVEL=0`" + `: no "Compiled cluster using XLA" line, same
+  first-step and step times). With the flag the step is compiled (the first step takes 30-100 s instead of a few),
+  and the full mode's knob search measures it. Two findings: its gain per CPU-second was +20% in one run (112×112,
+  batch 8, load ~4) and none in another (load ~11); and **it breaks the channel gates**: with auto-clustering, the
+  ` + "`ca`" + ` and ` + "`csca`" + ` training steps produce NaN gradients from the very first step while the forward loss is
+  identical (` + "`none`" + `, ` + "`sa`" + ` and ` + "`fcn`" + ` train normally). A likely cause is the gradient of the global max pool
+  (TensorFlow's Max gradient divides by the number of elements equal to the maximum, which is 0 when XLA recomputes
+  the input with a different rounding in another fusion). Until that is fixed XLA must stay off for training; the
+  benchmark measures a variant that fails under a chosen knob again with the project's defaults.
+- **Threads.** Intra-op threads = CPUs and 2 inter-op threads is the project default; one inter-op thread was
+  slower (7-10% less work per CPU-second) in every run. Full mode measures it each time.
 - **oneDNN.** TensorFlow's x86 builds run convolutions through oneDNN by default; full mode also measures
-  ` + "`TF_ENABLE_ONEDNN_OPTS=0`" + ` (Eigen kernels).
+  ` + "`TF_ENABLE_ONEDNN_OPTS=0`" + ` (Eigen kernels): inconclusive so far, the fastest wall clock in one run and the lowest CPU time in another, each
+  within the noise of a shared machine.
 - **Fused batch norm.** ` + "`ops.BatchNorm`" + ` uses ` + "`FusedBatchNormV3`" + ` (one kernel forward, one backward, the moving averages
   updated by the op itself). Keras 3's ` + "`BatchNormalization`" + ` on the TensorFlow backend computes
   ` + "`tf.nn.moments`" + ` + ` + "`tf.nn.batch_normalization`" + ` (several elementwise ops and reductions).
 - **Layout.** The graph is NHWC end to end, the layout TensorFlow's CPU kernels use natively; nothing transposes.
 - **Host copies.** The training batch is one tensor fed per step (the pipeline's ` + "`Batch.Bytes`" + ` is copied once
   into it); the inference table shows ` + "`Predict`" + ` (copy included) next to ` + "`PredictTensor`" + ` (no copy): the
-  difference is the cost of the host copy and the output conversion.
-- **Graph content.** The step runs exactly what the trainer runs, including the global gradient norm (one extra
-  pass over the gradients) and the top-1 count; the inference head shares the variables and costs nothing when
-  not fetched.
+  difference is the cost of the host copy and the output conversion, a few percent at batch 1.
+- **Graph content.** An op census of the ResNet-50 training graph finds nothing to remove: 53 convolutions with
+  their two backward convolutions each, 53 fused batch norms forward and backward, the optimiser's 161
+  ` + "`ResourceApplyMomentum`" + ` ops, and the gradient-norm pass (one square and sum per variable, small beside the
+  convolutions); the inference head shares the variables and is not run by a training step.
+- **Why not the MatMul peak.** A ResNet training step cannot reach it: the 7×7 stem, 1×1 convolutions at small
+  spatial sizes and the weight-gradient convolutions run at a fraction of the GEMM rate, and batch norm, ReLU and
+  their gradients are memory-bound passes that the FLOP count leaves out.
 `

@@ -178,6 +178,22 @@ type Results struct {
 	PipelineGo      PipelineRun    `json:"pipeline_go"`
 	TFData          TFData         `json:"pipeline_tfdata"`
 	Notes           []string       `json:"notes"`
+
+	// LastFull is the last full run (bench/results-full.json), summarised in a quick run's report.
+	LastFull *Results `json:"-"`
+}
+
+// ReadResults reads a results.json that JSON wrote.
+func ReadResults(path string) (*Results, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read results: %w", err)
+	}
+	var r Results
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("read results %s: %w", path, err)
+	}
+	return &r, nil
 }
 
 // WriteFile writes data to path, creating its directory.

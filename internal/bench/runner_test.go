@@ -207,6 +207,22 @@ func TestRunner(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// A quick report summarises the last full run, read back from its JSON.
+			path := filepath.Join(t.TempDir(), "results-full.json")
+			if err := WriteFile(path, js); err != nil {
+				t.Fatal(err)
+			}
+			full, err := ReadResults(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if full.TrainImgSGo != res.TrainImgSGo || len(full.Notes) != len(res.Notes) {
+				t.Errorf("results read back: %v img/s and %d notes, want %v and %d", full.TrainImgSGo, len(full.Notes), res.TrainImgSGo, len(res.Notes))
+			}
+			res.LastFull = full
+			if !strings.Contains(res.Markdown(), "## Last full run (`make bench`)") {
+				t.Error("quick report without the last full run's summary")
+			}
 			var keys map[string]any
 			if err := json.Unmarshal(js, &keys); err != nil {
 				t.Fatal(err)
