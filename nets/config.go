@@ -5,17 +5,18 @@ import (
 	"slices"
 )
 
-// Config selects and sizes a model. The zero value is not valid; start from DefaultConfig.
+// Config selects and sizes a model. The zero value is not valid; start from DefaultConfig. Its JSON
+// names are the model.* configuration keys (exported/ stores it in a SavedModel's metadata.json).
 type Config struct {
-	Attention       string  // model.attention: none | fcn | ca | sa | csca
-	Depth           int     // model.depth: 18 | 34 | 50 | 101
-	NumClasses      int     // classifier outputs K
-	WidthMultiplier float64 // scales every channel count (1.0 = torchvision)
-	CSCAFusion      string  // model.csca_fusion: parallel | sequential (csca only)
-	GateForm        string  // model.gate_form: plain (F·M) | residual (F·(1+M))
-	Reduction       int     // channel-attention MLP reduction r
-	AttentionStages []int   // stages (1..4) whose blocks carry the gate; nil means all, empty none
-	Dropout         float64 // dropout rate before the classifier, in [0, 1)
+	Attention       string  `json:"attention"`        // model.attention: none | fcn | ca | sa | csca
+	Depth           int     `json:"depth"`            // model.depth: 18 | 34 | 50 | 101
+	NumClasses      int     `json:"num_classes"`      // classifier outputs K
+	WidthMultiplier float64 `json:"width_multiplier"` // scales every channel count (1.0 = torchvision)
+	CSCAFusion      string  `json:"csca_fusion"`      // model.csca_fusion: parallel | sequential (csca only)
+	GateForm        string  `json:"gate_form"`        // model.gate_form: plain (F·M) | residual (F·(1+M))
+	Reduction       int     `json:"reduction"`        // channel-attention MLP reduction r
+	AttentionStages []int   `json:"attention_stages"` // stages (1..4) whose blocks carry the gate; nil means all, empty none
+	Dropout         float64 `json:"dropout"`          // dropout rate before the classifier, in [0, 1)
 }
 
 // DefaultConfig is torchvision's ResNet-50 with a 1000-class classifier and no attention; the attention

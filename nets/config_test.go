@@ -1,6 +1,10 @@
 package nets
 
 import (
+	"encoding/json"
+	"maps"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -51,5 +55,33 @@ func TestHasGate(t *testing.T) {
 	c.Attention = "fcn"
 	if c.hasGate(2) {
 		t.Error("fcn has gates")
+	}
+}
+
+// The JSON form (metadata.json's "net") uses the model.* key names and keeps nil ("all stages") apart
+// from empty ("no stage").
+func TestConfigJSON(t *testing.T) {
+	for _, stages := range [][]int{nil, {}, {3, 4}} {
+		c := DefaultConfig()
+		c.Attention, c.Depth, c.WidthMultiplier, c.AttentionStages = "csca", 18, 0.5, stages
+		b, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys map[string]any
+		if err := json.Unmarshal(b, &keys); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"attention", "attention_stages", "csca_fusion", "depth", "dropout", "gate_form", "num_classes", "reduction", "width_multiplier"}
+		if got := slices.Sorted(maps.Keys(keys)); !slices.Equal(got, want) {
+			t.Errorf("JSON keys %v, want %v", got, want)
+		}
+		var back Config
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(back, c) {
+			t.Errorf("stages %#v: round trip %s gave %+v, want %+v", stages, b, back, c)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -124,6 +125,27 @@ func TestKeyTableDocumentsEveryKey(t *testing.T) {
 	for _, k := range Keys() {
 		if k.Doc == "" || k.Default == "—" {
 			t.Errorf("key %s lacks a description or a default", k.Name)
+		}
+	}
+}
+
+// Every field of nets.Config (as metadata.json names it) is a model.* configuration key.
+func TestNetConfigNamesAreKeys(t *testing.T) {
+	keys := map[string]bool{}
+	for _, k := range Keys() {
+		keys[k.Name] = true
+	}
+	b, err := json.Marshal(Default().NetConfig(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(b, &fields); err != nil {
+		t.Fatal(err)
+	}
+	for name := range fields {
+		if !keys["model."+name] {
+			t.Errorf("nets.Config's JSON field %q is not the configuration key model.%s", name, name)
 		}
 	}
 }
