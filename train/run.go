@@ -133,6 +133,12 @@ func prepareRunDir(dir string, resume, force bool) error {
 		if _, _, err := ResolveCheckpoint(dir, false); err != nil {
 			return fmt.Errorf("-resume: %w", err)
 		}
+		// Say it now rather than after indexing the data, building the graph and restoring.
+		for _, d := range []string{dir, filepath.Join(dir, checkpointsDir)} {
+			if err := checkWritable(d); err != nil {
+				return fmt.Errorf("-resume: %w", err)
+			}
+		}
 		return nil
 	}
 	if len(entries) == 0 {
@@ -148,6 +154,17 @@ func prepareRunDir(dir string, resume, force bool) error {
 		return fmt.Errorf("-force: %w", err)
 	}
 	return os.MkdirAll(dir, 0o755)
+}
+
+// checkWritable reports whether a file can be created in dir, by creating and removing one.
+func checkWritable(dir string) error {
+	f, err := os.CreateTemp(dir, ".tmp-writable-*")
+	if err != nil {
+		return fmt.Errorf("%s is not writable: %w", dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
 }
 
 // isRunDir reports whether dir holds a run's files, or only the temporary files of a run killed while
