@@ -29,7 +29,10 @@ type Summary struct {
 	Seed             int64   `json:"seed"`
 	Selection        string  `json:"selection"`
 	Depth            int     `json:"depth"`
+	WidthMultiplier  float64 `json:"width_multiplier"` // 0 when absent
 	ImageSize        int     `json:"image_size"`
+	TrainImages      int     `json:"train_images"` // 0 when absent
+	TestImages       int     `json:"test_images"`  // 0 when absent
 	Params           int64   `json:"params"`
 }
 

@@ -22,7 +22,7 @@ type fakeRun struct {
 	dataset, variant string
 	seed             int64
 	top1             float64
-	noDataset        bool // summary.json without dataset, attention and seed (the path says them)
+	noDataset        bool // summary.json without dataset, attention, seed (the path says them) and sizes
 }
 
 // writeRun writes RUN/summary.json, RUN/config.yaml and a three-epoch RUN/metrics.jsonl below root in the
@@ -37,12 +37,16 @@ func writeRun(t *testing.T, root string, r fakeRun) string {
 		"num_classes": 10, "test_top1": r.top1, "test_top5": math.Min(1, r.top1+0.2), "test_mean_class_acc": r.top1 - 0.01,
 		"val_top1": r.top1 + 0.01, "epochs": 3, "wall_seconds": 100 + float64(r.seed), "images_per_second": 50.5,
 		"attention": r.variant, "dataset": r.dataset, "seed": r.seed, "selection": "best_val", "depth": 18,
-		"image_size": 64, "params": 11000000,
+		"image_size": 64, "params": 11000000, "width_multiplier": 0.5, "train_images": 90, "test_images": 100,
 	}
 	if r.noDataset {
 		delete(s, "dataset")
 		delete(s, "attention")
 		delete(s, "seed")
+		// as written before summaries recorded them
+		delete(s, "width_multiplier")
+		delete(s, "train_images")
+		delete(s, "test_images")
 	}
 	b, _ := json.Marshal(s)
 	write(t, filepath.Join(dir, "summary.json"), string(b))

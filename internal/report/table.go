@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"encoding/csv"
 	"fmt"
 	"io"
@@ -63,6 +64,10 @@ type Settings struct {
 	Runs        int
 	Seeds       []int64
 	Depths      []int
+	Widths      []float64 // width multipliers; 0 = not recorded
+	Classes     []int
+	TrainImages []int // 0 = not recorded
+	TestImages  []int
 	ImageSizes  []int
 	Epochs      []int
 	Selections  []string
@@ -155,6 +160,10 @@ func (t *Table) newRow(dataset string, runs []Run) Row {
 		st.WallSeconds += s.WallSeconds
 		st.Seeds = addSorted(st.Seeds, s.Seed)
 		st.Depths = addSorted(st.Depths, s.Depth)
+		st.Widths = addSorted(st.Widths, s.WidthMultiplier)
+		st.Classes = addSorted(st.Classes, s.NumClasses)
+		st.TrainImages = addSorted(st.TrainImages, s.TrainImages)
+		st.TestImages = addSorted(st.TestImages, s.TestImages)
 		st.ImageSizes = addSorted(st.ImageSizes, s.ImageSize)
 		st.Epochs = addSorted(st.Epochs, s.Epochs)
 		st.Selections = addSorted(st.Selections, s.Selection)
@@ -175,6 +184,10 @@ func (t *Table) newRow(dataset string, runs []Run) Row {
 		vals string
 	}{
 		{"depth", len(st.Depths), join(st.Depths)},
+		{"width multiplier", len(st.Widths), joinKnown(st.Widths)},
+		{"classes", len(st.Classes), join(st.Classes)},
+		{"training images", len(st.TrainImages), joinKnown(st.TrainImages)},
+		{"test images", len(st.TestImages), joinKnown(st.TestImages)},
 		{"image size", len(st.ImageSizes), join(st.ImageSizes)},
 		{"epochs", len(st.Epochs), join(st.Epochs)},
 		{"model selection", len(st.Selections), join(st.Selections)},
@@ -221,7 +234,7 @@ func meanStd(v []float64) (mean, std float64) {
 	return mean, math.Sqrt(ss / float64(len(v)-1))
 }
 
-func addSorted[T int | int64 | string](s []T, v T) []T {
+func addSorted[T int | int64 | float64 | string](s []T, v T) []T {
 	i, found := slices.BinarySearch(s, v)
 	if found {
 		return s
@@ -233,6 +246,18 @@ func join[T any](s []T) string {
 	parts := make([]string, len(s))
 	for i, v := range s {
 		parts[i] = fmt.Sprint(v)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// joinKnown is join with 0, a value the summaries did not record, written as "?".
+func joinKnown[T int | float64](s []T) string {
+	parts := make([]string, len(s))
+	for i, v := range s {
+		parts[i] = fmt.Sprint(v)
+		if v == 0 {
+			parts[i] = "?"
+		}
 	}
 	return strings.Join(parts, ", ")
 }
@@ -323,11 +348,14 @@ func (t *Table) Markdown(w io.Writer) error {
 	}
 	ew.printf("\nEach cell: mean ± sample standard deviation (n − 1 denominator) of the %s over seeds, in %%, "+
 		"with the number of seeds n in parentheses (no ± for a single seed). Bold: the best mean of the row.\n\n", metricNames[t.Metric])
-	writeMarkdownRow(ew, []string{"dataset", "runs", "seeds", "depth", "image size", "epochs", "model selection", "training time (all runs)"})
-	writeMarkdownRow(ew, slices.Repeat([]string{"---"}, 8))
+	header := []string{"dataset", "runs", "seeds", "depth", "width", "classes", "train / test images", "image size",
+		"epochs", "model selection", "training time (all runs)"}
+	writeMarkdownRow(ew, header)
+	writeMarkdownRow(ew, slices.Repeat([]string{"---"}, len(header)))
 	for _, r := range t.Rows {
 		s := r.Settings
 		writeMarkdownRow(ew, []string{DatasetTitle(r.Dataset), strconv.Itoa(s.Runs), join(s.Seeds), join(s.Depths),
+			joinKnown(s.Widths), join(s.Classes), joinKnown(s.TrainImages) + " / " + joinKnown(s.TestImages),
 			join(s.ImageSizes), join(s.Epochs), join(s.Selections), FormatDuration(s.WallSeconds)})
 	}
 	if len(t.Warnings) > 0 {
@@ -377,7 +405,7 @@ func (t *Table) CSV(w io.Writer) error {
 func RunsCSV(w io.Writer, runs []Run, root string) error {
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"dataset", "attention", "seed", "test_top1", "test_top5", "test_mean_class_acc", "val_top1",
-		"epochs", "depth", "image_size", "selection", "params", "wall_seconds", "images_per_second", "dir"})
+		"epochs", "depth", "width_multiplier", "image_size", "selection", "params", "wall_seconds", "images_per_second", "dir"})
 	sorted := slices.Clone(runs)
 	sort.SliceStable(sorted, func(i, j int) bool {
 		a, b := sorted[i].Summary, sorted[j].Summary
@@ -404,7 +432,7 @@ func RunsCSV(w io.Writer, runs []Run, root string) error {
 			dir = filepath.ToSlash(rel)
 		}
 		cw.Write([]string{s.Dataset, s.Attention, strconv.FormatInt(s.Seed, 10), g(s.TestTop1), g(s.TestTop5),
-			g(s.TestMeanClassAcc), g(s.ValTop1), strconv.Itoa(s.Epochs), strconv.Itoa(s.Depth), strconv.Itoa(s.ImageSize),
+			g(s.TestMeanClassAcc), g(s.ValTop1), strconv.Itoa(s.Epochs), strconv.Itoa(s.Depth), g(cmp.Or(s.WidthMultiplier, math.NaN())), strconv.Itoa(s.ImageSize),
 			s.Selection, strconv.FormatInt(s.Params, 10), g(s.WallSeconds), g(s.ImagesPerSecond), dir})
 	}
 	cw.Flush()
