@@ -16,13 +16,13 @@ cd "$(dirname "$0")/.."
 DEPTH=${DEPTH:-18}                 # ResNet depth
 WIDTH=${WIDTH:-0.5}                # channel width multiplier
 IMAGE_SIZE=${IMAGE_SIZE:-96}       # network input side (px); resize to IMAGE_SIZE·8/7 first
-EPOCHS=${EPOCHS:-12}
+EPOCHS=${EPOCHS:-16}
 SEEDS=${SEEDS:-1,2,3}
 VARIANTS=${VARIANTS:-none,fcn,ca,sa,csca}
-CLASSES=${CLASSES:-20}             # synthetic species
-PER_CLASS=${PER_CLASS:-60}         # images per species, half for training (10% of that for validation)
+CLASSES=${CLASSES:-10}             # synthetic species (chance is 1/CLASSES)
+PER_CLASS=${PER_CLASS:-160}       # images per species, half for training (10% of that for validation)
 SYNTH_SIZE=${SYNTH_SIZE:-128}      # side of the generated images (px)
-DIFFICULTY=${DIFFICULTY:-0.5}
+DIFFICULTY=${DIFFICULTY:-0.3}
 PARALLEL=${PARALLEL:-1}            # runs at a time (threads are split between them)
 CONFIG=${CONFIG:-configs/demo.yaml}
 DATA=${DATA:-data/synth-table1}
