@@ -131,8 +131,18 @@ func GlobalAvgPool(s *Scope, x tf.Output) tf.Output {
 	return op.Mean(s.Op(), x, op.Const(s.Op().SubScope("axes"), []int32{1, 2}))
 }
 
-// GlobalMaxPool takes the maximum of NHWC x over its spatial axes: [N, C].
+// GlobalMaxPool takes the maximum of NHWC x over its spatial axes: [N, C]. With a static H×W it is an
+// H×W MaxPool, as CBAM's reference code writes it: MaxPoolGrad sends the gradient to the maximum it
+// finds again. The Max reduction's gradient divides by the number of elements equal to the forward
+// maximum, which is 0 (and the gradient NaN) when XLA's auto-clustering recomputes x with another
+// rounding; that reduction is kept only for shapes unknown until run time.
 func GlobalMaxPool(s *Scope, x tf.Output) tf.Output {
+	shape := x.Shape()
+	if shape.NumDimensions() == 4 && shape.Size(1) > 0 && shape.Size(2) > 0 && shape.Size(3) > 0 {
+		h, w := shape.Size(1), shape.Size(2)
+		pooled := op.MaxPool(s.Op(), x, []int64{1, h, w, 1}, []int64{1, h, w, 1}, "VALID")
+		return op.Reshape(s.Op(), pooled, op.Const(s.Op().SubScope("shape"), []int32{-1, int32(shape.Size(3))}))
+	}
 	return op.Max(s.Op(), x, op.Const(s.Op().SubScope("axes"), []int32{1, 2}))
 }
 

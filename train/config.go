@@ -107,7 +107,7 @@ type LogConfig struct {
 type RuntimeConfig struct {
 	IntraOpThreads int  `yaml:"intra_op_threads" doc:"threads inside one op; 0 = number of CPUs"`
 	InterOpThreads int  `yaml:"inter_op_threads" doc:"ops run concurrently; 0 = TensorFlow's choice"`
-	XLA            bool `yaml:"xla" doc:"XLA JIT compilation"`
+	XLA            bool `yaml:"xla" doc:"XLA JIT compilation (on a CPU TensorFlow also needs TF_XLA_FLAGS=--tf_xla_cpu_global_jit in the environment)"`
 }
 
 // RunConfig names the run directory.

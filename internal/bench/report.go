@@ -513,13 +513,17 @@ const investigation = `## What was tried, and why the numbers are what they are
   ignores on the CPU unless the process also has ` + "`TF_XLA_FLAGS=--tf_xla_cpu_global_jit`" + `: without the flag the XLA
   service does not even start (checked with ` + "`TF_CPP_MIN_LOG_LEVEL=0`" + `: no "Compiled cluster using XLA" line, same
   first-step and step times). With the flag the step is compiled (the first step takes 30-100 s instead of a few),
-  and the full mode's knob search measures it. Two findings: its gain per CPU-second was +20% in one run (112×112,
-  batch 8, load ~4) and none in another (load ~11); and **it breaks the channel gates**: with auto-clustering, the
-  ` + "`ca`" + ` and ` + "`csca`" + ` training steps produce NaN gradients from the very first step while the forward loss is
-  identical (` + "`none`" + `, ` + "`sa`" + ` and ` + "`fcn`" + ` train normally). A likely cause is the gradient of the global max pool
-  (TensorFlow's Max gradient divides by the number of elements equal to the maximum, which is 0 when XLA recomputes
-  the input with a different rounding in another fusion). Until that is fixed XLA must stay off for training; the
-  benchmark measures a variant that fails under a chosen knob again with the project's defaults.
+  and the full mode's knob search measures it: +20% per CPU-second in one run (112×112, batch 8, load ~4), none
+  in another (load ~11), and in the full run of 2026-11-26 (load 0.5-1.3 during the search) +37% images/s and
+  +25% per CPU-second over the defaults. It stays off by default: it needs the environment variable, and the
+  first step compiles for 15-35 s (again for each new batch shape). XLA first **broke the channel
+  gates**: with auto-clustering the ` + "`ca`" + ` and ` + "`csca`" + ` training steps gave NaN losses (` + "`none`" + `, ` + "`sa`" + ` and
+  ` + "`fcn`" + ` trained normally). The cause was the gradient of the gate's global max pool, then a Max reduction:
+  TensorFlow's Max gradient divides by the number of elements equal to the forward maximum, which is 0 when XLA
+  recomputes the input with another rounding in another fusion. ` + "`ops.GlobalMaxPool`" + ` is now an H×W ` + "`MaxPool`" + `
+  (as CBAM's reference code writes it), whose gradient goes to the maximum it finds again, and
+  ` + "`TestXLAChannelGates`" + ` (internal/bench) trains ` + "`ca`" + ` under XLA at the size that failed. A variant that still
+  fails under a chosen knob is measured again with the project's defaults.
 - **Threads.** Intra-op threads = CPUs and 2 inter-op threads is the project default; one inter-op thread was
   slower (7-10% less work per CPU-second) in every run. Full mode measures it each time.
 - **oneDNN.** TensorFlow's x86 builds run convolutions through oneDNN by default; full mode also measures
