@@ -516,7 +516,7 @@ const investigation = `## What was tried, and why the numbers are what they are
   and the full mode's knob search measures it: +20% per CPU-second in one run (112×112, batch 8, load ~4), none
   in another (load ~11), and in the full run of 2026-11-26 (load 0.5-1.3 during the search) +37% images/s and
   +25% per CPU-second over the defaults. It stays off by default: it needs the environment variable, and the
-  first step compiles for 15-35 s (again for each new batch shape). XLA first **broke the channel
+  first step compiles for 14-35 s (again for each new batch shape). XLA first **broke the channel
   gates**: with auto-clustering the ` + "`ca`" + ` and ` + "`csca`" + ` training steps gave NaN losses (` + "`none`" + `, ` + "`sa`" + ` and
   ` + "`fcn`" + ` trained normally). The cause was the gradient of the gate's global max pool, then a Max reduction:
   TensorFlow's Max gradient divides by the number of elements equal to the forward maximum, which is 0 when XLA
