@@ -3,7 +3,7 @@
 # every attention variant × SEEDS, trained from scratch with configs/demo.yaml's recipe, then the report
 # (Table 1 layout beside the paper's, CSV, plots) in RUNS. One command:
 #
-#   bash scripts/table1.sh                 # the scale below
+#   bash scripts/table1.sh                 # the scale below: 15 runs, about 50 minutes on an idle 2-core CPU
 #   EPOCHS=1 IMAGE_SIZE=64 SEEDS=1 RUNS=runs/table1-smoke bash scripts/table1.sh
 #   bash scripts/table1.sh -dry-run        # print the plan only (arguments go to cmd/sweep)
 #
