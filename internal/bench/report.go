@@ -512,11 +512,11 @@ const investigation = `## What was tried, and why the numbers are what they are
 - **XLA.** ` + "`ops.SessionConfig.XLA`" + ` (` + "`runtime.xla`" + `) sets the session's ` + "`global_jit_level`" + ` to ON_1, which TensorFlow
   ignores on the CPU unless the process also has ` + "`TF_XLA_FLAGS=--tf_xla_cpu_global_jit`" + `: without the flag the XLA
   service does not even start (checked with ` + "`TF_CPP_MIN_LOG_LEVEL=0`" + `: no "Compiled cluster using XLA" line, same
-  first-step and step times). With the flag the step is compiled (the first step takes 30-100 s instead of a few),
+  first-step and step times). With the flag the step is compiled (the first step takes 14-100 s instead of a few),
   and the full mode's knob search measures it: +20% per CPU-second in one run (112×112, batch 8, load ~4), none
   in another (load ~11), and in the full run of 2026-11-26 (load 0.5-1.3 during the search) +37% images/s and
-  +25% per CPU-second over the defaults. It stays off by default: it needs the environment variable, and the
-  first step compiles for 14-35 s (again for each new batch shape). XLA first **broke the channel
+  +25% per CPU-second over the defaults. It stays off by default: it needs the environment variable, and it
+  compiles again for each new batch shape. XLA first **broke the channel
   gates**: with auto-clustering the ` + "`ca`" + ` and ` + "`csca`" + ` training steps gave NaN losses (` + "`none`" + `, ` + "`sa`" + ` and
   ` + "`fcn`" + ` trained normally). The cause was the gradient of the gate's global max pool, then a Max reduction:
   TensorFlow's Max gradient divides by the number of elements equal to the forward maximum, which is 0 when XLA

@@ -155,8 +155,8 @@ func TestFullDiskTmpfs(t *testing.T) {
 }
 
 // TestReadOnlyOutput starts a run in a directory whose parent may not be written, and resumes a run
-// whose directory may not be written: both fail at once (the resume before it builds anything) with an error naming the path and the
-// permission, and the existing checkpoint is untouched. As root, the trainer runs as nobody (root
+// whose directory may not be written: both fail at once (the resume before it builds anything) with an
+// error naming the path and the permission, and the existing checkpoint is untouched. As root, the trainer runs as nobody (root
 // may write anywhere).
 func TestReadOnlyOutput(t *testing.T) {
 	if testing.Short() {
