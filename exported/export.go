@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	tf "github.com/galeone/tensorflow/tensorflow/go"
 	"github.com/galeone/tensorflow/tensorflow/go/op"
@@ -86,11 +88,14 @@ func Export(ctx context.Context, dir string, spec Spec, weights Weights) error {
 	if len(labels) != spec.Net.NumClasses {
 		return fmt.Errorf("export %s: %d labels for %d classes", dir, len(labels), spec.Net.NumClasses)
 	}
-	for i, l := range labels {
-		if l == "" || strings.ContainsAny(l, "\r\n") {
-			return fmt.Errorf("export %s: label %d (%q) is empty or spans lines", dir, i, l)
-		}
+	if err := checkLabels(labels); err != nil {
+		return fmt.Errorf("export %s: %w", dir, err)
 	}
+	release, err := claimOutput(dir)
+	if err != nil {
+		return err
+	}
+	defer release()
 	build := spec.Build
 	if build == nil {
 		build = func(s *ops.Scope, images tf.Output) (nets.Outputs, error) { return nets.Build(s, images, spec.Net) }
@@ -174,6 +179,29 @@ func buildServing(g *ops.Graph, build BuildFunc, p Preprocess) (map[string]Signa
 		return nil
 	})
 	return sigs, err
+}
+
+// checkLabels refuses class names that labels.txt (one a line) or a reader of the predictions could
+// not tell apart: empty or blank ones, control characters, invalid UTF-8, duplicates.
+func checkLabels(labels []string) error {
+	seen := make(map[string]int, len(labels))
+	for i, l := range labels {
+		switch {
+		case strings.TrimSpace(l) == "":
+			return fmt.Errorf("label %d (%q) is empty", i, l)
+		case !utf8.ValidString(l):
+			return fmt.Errorf("label %d (%q) is not valid UTF-8", i, l)
+		case strings.IndexFunc(l, unicode.IsControl) >= 0:
+			return fmt.Errorf("label %d (%q) holds a control character", i, l)
+		case l != strings.TrimSpace(l):
+			return fmt.Errorf("label %d (%q) starts or ends with white space, which labels.txt would lose", i, l)
+		}
+		if j, ok := seen[l]; ok {
+			return fmt.Errorf("labels %d and %d are both %q: class names must be distinct", j, i, l)
+		}
+		seen[l] = i
+	}
+	return nil
 }
 
 // namedOutputs gives the signature's outputs readable tensor names (SIGNATURE/logits/Identity, ...).

@@ -17,6 +17,7 @@ import (
 	"github.com/galeone/tensorflow/tensorflow/go/op"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/finegrain/finegrain/internal/dirlock"
 	"github.com/finegrain/finegrain/ops"
 )
 
@@ -117,6 +118,42 @@ func Write(dir string, sess *tf.Session, m SavedModel) error {
 		return fmt.Errorf("write SavedModel %s: %w", dir, err)
 	}
 	return nil
+}
+
+// claimOutput prepares dir for one export: its parent must exist, one process at a time may write it
+// (a lock file beside it, .<name>.lock, removed by the returned release), temporary directories left
+// beside it by an export that was killed are removed, and dir itself must not exist or be empty.
+func claimOutput(dir string) (release func(), err error) {
+	dir = filepath.Clean(dir)
+	parent, base := filepath.Dir(dir), filepath.Base(dir)
+	if fi, err := os.Stat(parent); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("export %s: the parent directory %s does not exist: create it first, or choose another -out", dir, parent)
+	}
+	lock, err := dirlock.Acquire(filepath.Join(parent, "."+base+".lock"))
+	if err != nil {
+		return nil, fmt.Errorf("export %s: %w", dir, err)
+	}
+	release = func() { lock.Release() }
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		release()
+		return nil, fmt.Errorf("export %s: %w", dir, err)
+	}
+	// Write names its temporary directories "."+base+".tmp-*"; while the lock is held no other export of
+	// dir is writing one, so those that exist were left by a killed export.
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), "."+base+".tmp-") {
+			if err := os.RemoveAll(filepath.Join(parent, e.Name())); err != nil {
+				release()
+				return nil, fmt.Errorf("export %s: remove what a killed export left: %w", dir, err)
+			}
+		}
+	}
+	if err := checkEmpty(dir); err != nil {
+		release()
+		return nil, err
+	}
+	return release, nil
 }
 
 func checkEmpty(dir string) error {

@@ -77,6 +77,52 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// ArchitectureDiff lists, as "key: a vs b", every setting in which c and o build different variables or
+// compute differently from the same variables. Dropout is left out: it changes training, not the model.
+func (c Config) ArchitectureDiff(o Config) []string {
+	var d []string
+	add := func(key string, a, b any) { d = append(d, fmt.Sprintf("model.%s: %v vs %v", key, a, b)) }
+	if c.Attention != o.Attention {
+		add("attention", c.Attention, o.Attention)
+	}
+	if c.Depth != o.Depth {
+		add("depth", c.Depth, o.Depth)
+	}
+	if c.NumClasses != o.NumClasses {
+		add("num_classes", c.NumClasses, o.NumClasses)
+	}
+	if c.WidthMultiplier != o.WidthMultiplier {
+		add("width_multiplier", c.WidthMultiplier, o.WidthMultiplier)
+	}
+	if c.Attention != o.Attention {
+		return d // the settings of the gates below belong to one variant
+	}
+	if c.Attention == "csca" && c.CSCAFusion != o.CSCAFusion {
+		add("csca_fusion", c.CSCAFusion, o.CSCAFusion)
+	}
+	gated := c.hasGate(1) || c.hasGate(2) || c.hasGate(3) || c.hasGate(4) || o.hasGate(1) || o.hasGate(2) || o.hasGate(3) || o.hasGate(4)
+	if gated && c.GateForm != o.GateForm {
+		add("gate_form", c.GateForm, o.GateForm)
+	}
+	if gated && (c.Attention == "ca" || c.Attention == "csca") && c.Reduction != o.Reduction {
+		add("reduction", c.Reduction, o.Reduction)
+	}
+	for stage := 1; stage <= 4; stage++ {
+		if c.hasGate(stage) != o.hasGate(stage) {
+			add("attention_stages", stagesString(c.AttentionStages), stagesString(o.AttentionStages))
+			break
+		}
+	}
+	return d
+}
+
+func stagesString(s []int) string {
+	if s == nil {
+		return "all"
+	}
+	return fmt.Sprint(s)
+}
+
 // hasGate reports whether the blocks of stage (1..4) carry the attention gate.
 func (c Config) hasGate(stage int) bool {
 	switch c.Attention {

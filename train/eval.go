@@ -57,6 +57,9 @@ func EvaluateCheckpoint(ctx context.Context, cfg *Config, prefix string, data *D
 	if err != nil {
 		return nil, err
 	}
+	if err := CheckArchitecture(filepath.Dir(prefix), cfg.NetConfig(k)); err != nil {
+		return nil, err
+	}
 	tg, err := BuildInferenceGraph(cfg, k, build)
 	if err != nil {
 		return nil, err

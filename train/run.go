@@ -8,11 +8,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	tf "github.com/galeone/tensorflow/tensorflow/go"
 
+	"github.com/finegrain/finegrain/internal/dirlock"
 	"github.com/finegrain/finegrain/nets"
 	"github.com/finegrain/finegrain/pipeline"
 )
@@ -108,27 +110,36 @@ func Run(ctx context.Context, cfg *Config, opt Options) (*Summary, error) {
 	if opt.Log == nil {
 		opt.Log = os.Stderr
 	}
-	if err := prepareRunDir(opt.RunDir, opt.Resume, opt.Force); err != nil {
+	lock, err := prepareRunDir(opt.RunDir, opt.Resume, opt.Force, opt.Log)
+	if err != nil {
 		return nil, err
 	}
+	defer lock.Release()
 	r := &runner{cfg: cfg, opt: opt, dir: opt.RunDir, start: time.Now()}
 	r.prog = NewProgress(opt.Log, opt.Quiet, cfg.Log.EverySteps, cfg.Train.Epochs)
 	defer r.close()
 	return r.run(ctx)
 }
 
-// prepareRunDir refuses to overwrite a run without resume or force.
-func prepareRunDir(dir string, resume, force bool) error {
-	entries, err := os.ReadDir(dir)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		if resume {
-			return fmt.Errorf("-resume: run directory %s does not exist", dir)
-		}
-		return os.MkdirAll(dir, 0o755)
-	case err != nil:
-		return fmt.Errorf("run directory: %w", err)
+// prepareRunDir takes the run directory's lock, then refuses to overwrite a run without resume or
+// force. The lock is held until the run ends, so no second process writes the same run.
+func prepareRunDir(dir string, resume, force bool, log io.Writer) (*dirlock.Lock, error) {
+	lock, err := lockRunDir(dir, resume)
+	if err != nil {
+		return nil, err
 	}
+	if lock.Stale != "" {
+		// Only informs: the kernel released the killed holder's flock, so the run is ours now.
+		fmt.Fprintf(log, "note: %s: a stale lock was found (%s)\n", lock.Path(), lock.Stale)
+	}
+	if err := checkRunDir(dir, resume, force); err != nil {
+		lock.Release()
+		return nil, err
+	}
+	return lock, nil
+}
+
+func checkRunDir(dir string, resume, force bool) error {
 	if resume {
 		if _, _, err := ResolveCheckpoint(dir, false); err != nil {
 			return fmt.Errorf("-resume: %w", err)
@@ -141,19 +152,18 @@ func prepareRunDir(dir string, resume, force bool) error {
 		}
 		return nil
 	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("run directory: %w", err)
+	}
+	entries = slices.DeleteFunc(entries, func(e os.DirEntry) bool { return e.Name() == lockFile })
 	if len(entries) == 0 {
 		return nil
 	}
 	if !force {
 		return fmt.Errorf("run directory %s exists: use -resume to continue it, -force to delete it and start over, or -out for another directory", dir)
 	}
-	if !isRunDir(dir) {
-		return fmt.Errorf("-force: %s does not look like a run directory (no config.yaml or checkpoints/); not deleting it", dir)
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		return fmt.Errorf("-force: %w", err)
-	}
-	return os.MkdirAll(dir, 0o755)
+	return clearRunDir(dir)
 }
 
 // checkWritable reports whether a file can be created in dir, by creating and removing one.
@@ -165,26 +175,6 @@ func checkWritable(dir string) error {
 	name := f.Name()
 	f.Close()
 	return os.Remove(name)
-}
-
-// isRunDir reports whether dir holds a run's files, or only the temporary files of a run killed while
-// writing its first one (".tmp-*", from the atomic writes), which -force may also clear.
-func isRunDir(dir string) bool {
-	for _, n := range []string{"config.yaml", checkpointsDir, "metrics.jsonl"} {
-		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
-			return true
-		}
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil || len(entries) == 0 {
-		return false
-	}
-	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), ".tmp-") {
-			return false
-		}
-	}
-	return true
 }
 
 type runner struct {
@@ -238,6 +228,12 @@ func (r *runner) run(ctx context.Context) (*Summary, error) {
 		return nil, fmt.Errorf("%s has no test images", r.data.Source)
 	}
 	r.sched = NewSchedule(cfg.Train, r.spe)
+	if r.opt.Resume {
+		// Before anything is built: a resume that contradicts the checkpoint is refused, not half-done.
+		if err := r.readResumeState(cfg.NetConfig(k)); err != nil {
+			return nil, err
+		}
+	}
 
 	if r.tg, err = BuildGraph(cfg, k, r.opt.Build); err != nil {
 		return nil, err
@@ -303,11 +299,8 @@ func numel(shape []int64) int64 {
 func (r *runner) initialise() error {
 	cfg, tg := r.cfg, r.tg
 	if r.opt.Resume {
-		ckdir, prefix, err := ResolveCheckpoint(r.dir, false)
+		_, prefix, err := ResolveCheckpoint(r.dir, false)
 		if err != nil {
-			return err
-		}
-		if r.st, err = ReadState(ckdir); err != nil {
 			return err
 		}
 		r.wallBase = r.st.WallSeconds
@@ -319,7 +312,8 @@ func (r *runner) initialise() error {
 		}
 		return tg.Saver.RestoreFrom(r.sess, prefix)
 	}
-	r.st = &State{Seed: cfg.Train.Seed, LossScale: initialLossScale(cfg), BestVal: -1}
+	net := tg.Net
+	r.st = &State{Seed: cfg.Train.Seed, LossScale: initialLossScale(cfg), BestVal: -1, Net: &net}
 	if _, err := r.sess.Run(nil, nil, []*tf.Operation{tg.G.InitOp()}); err != nil {
 		return fmt.Errorf("initialise variables: %w", err)
 	}
@@ -343,6 +337,39 @@ func (r *runner) initialise() error {
 			return fmt.Errorf("initialise optimizer slots: %w", err)
 		}
 	}
+	return nil
+}
+
+// readResumeState reads the state of the checkpoint a resume starts from and refuses a configuration or
+// dataset that contradicts it: another architecture or class count, another seed, fewer epochs than
+// the run has completed, or an epoch length that the recorded position does not fit.
+func (r *runner) readResumeState(net nets.Config) error {
+	cfg := r.cfg
+	ckdir, _, err := ResolveCheckpoint(r.dir, false)
+	if err != nil {
+		return err
+	}
+	st, err := ReadState(ckdir)
+	if err != nil {
+		return err
+	}
+	if st.Net != nil {
+		if diff := st.Net.ArchitectureDiff(net); len(diff) > 0 {
+			return fmt.Errorf("-resume: %s was trained as another model than the configuration and data now describe (checkpoint vs now):\n  %s\nresume with the run's own settings, or start a new run with -out", ckdir, strings.Join(diff, "\n  "))
+		}
+	} else {
+		st.Net = &net // written before architectures were recorded: record it from now on
+	}
+	switch spe := int64(r.spe); {
+	case st.Seed != cfg.Train.Seed:
+		return fmt.Errorf("-resume: train.seed %d: the run was started with seed %d (%s); resume with the same seed, or start a new run with -out", cfg.Train.Seed, st.Seed, ckdir)
+	case st.Epoch > cfg.Train.Epochs:
+		return fmt.Errorf("-resume: train.epochs %d is fewer than the %d epochs this run has completed (%s): a run can be extended, not shortened; evaluate an earlier checkpoint with cmd/eval instead", cfg.Train.Epochs, st.Epoch, ckdir)
+	case int64(st.StepInEpoch) >= spe || st.Step > int64(st.Epoch)*spe+int64(st.StepInEpoch):
+		return fmt.Errorf("-resume: %s stopped at step %d (epoch %d, step %d in the epoch), which does not fit epochs of %d steps (%d training images, train.batch_size %d): the data or the batch size changed since; resume with the run's own data and settings",
+			filepath.Join(ckdir, stateFile), st.Step, st.Epoch+1, st.StepInEpoch, spe, len(r.data.Train), cfg.Train.BatchSize)
+	}
+	r.st = st
 	return nil
 }
 
@@ -531,10 +558,6 @@ func (r *runner) endEpoch(ctx, work context.Context, epoch int) error {
 	}
 	r.prog.EndEpoch(m)
 	return r.logEpoch(work, m)
-}
-
-func (r *runner) stopRequestedNoCtx() bool {
-	return r.opt.StopAfter > 0 && r.st.Step >= r.opt.StopAfter
 }
 
 // wall is the run's wall time so far, earlier sessions of a resumed run included.

@@ -103,12 +103,21 @@ func export(ctx context.Context, cf *train.ConfigFlags, checkpoint string, best 
 		// A run directory's summary.json names the checkpoint its test metrics describe (the selected
 		// model); exporting the run means exporting that one unless -best asks otherwise.
 		if fileExists(filepath.Join(checkpoint, "config.yaml")) {
+			// Whatever is exported, a run whose checkpoint.json is damaged or leads outside it is refused.
+			if _, _, err := train.ResolveCheckpoint(checkpoint, best); err != nil {
+				return err
+			}
 			var err error
 			if summary, err = readSummary(checkpoint); err != nil {
 				return err
 			}
 			if name, ok := summary["checkpoint"].(string); ok && !best {
-				if d := filepath.Join(checkpoint, "checkpoints", filepath.Base(name)); fileExists(d) {
+				d, err := train.RunCheckpoint(checkpoint, filepath.Base(name))
+				switch {
+				case errors.Is(err, os.ErrNotExist): // pruned since: the latest, without the summary's metrics
+				case err != nil:
+					return fmt.Errorf("%s: entry checkpoint: %w", filepath.Join(checkpoint, "summary.json"), err)
+				default:
 					checkpoint = d
 				}
 			}
@@ -154,6 +163,11 @@ func export(ctx context.Context, cf *train.ConfigFlags, checkpoint string, best 
 		Dataset:    cfg.Data.Format,
 		Config:     resolved,
 		Metrics:    metrics(summary),
+	}
+	if prefix != "" {
+		if err := train.CheckArchitecture(filepath.Dir(prefix), spec.Net); err != nil {
+			return err
+		}
 	}
 	sc := train.SessionConfig(cfg)
 	spec.Session = &sc

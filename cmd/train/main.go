@@ -44,7 +44,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cf.Register(fs)
 	out := fs.String("out", "", "run `directory` (default: run.dir, else runs/<config file name>)")
 	resume := fs.Bool("resume", false, "continue the run in the run directory from its latest checkpoint (its config.yaml, with -set applied; -config is optional)")
-	force := fs.Bool("force", false, "delete an existing run directory and start over")
+	force := fs.Bool("force", false, "start over in an existing run directory, deleting what an earlier run wrote there (refused if it holds anything else)")
+	repair := fs.Bool("repair", false, "rebuild a damaged or missing checkpoints/checkpoint.json of the run directory -out from its intact checkpoints (the damaged file is kept), then exit")
 	quiet := fs.Bool("quiet", false, "no progress output: warnings, errors and the final line only")
 	dry := fs.Bool("dry-run", false, "validate the config, index the dataset, build the graph, print a summary; train nothing")
 	asJSON := fs.Bool("json", false, "with -dry-run: print the summary as one JSON object on stdout (logs on stderr)")
@@ -79,6 +80,24 @@ Flags:
 	}
 	if *keys {
 		fmt.Fprint(stdout, train.KeyTable())
+		return exitOK
+	}
+	if *repair {
+		if *out == "" || *resume || *force || *dry {
+			fmt.Fprintln(stderr, "train: -repair goes with -out RUN alone (see -h)")
+			return exitUsage
+		}
+		p, err := train.RepairPointer(*out)
+		if err != nil {
+			fmt.Fprintf(stderr, "train: %v\n", err)
+			return exitFailed
+		}
+		best := p.Best
+		if best == "" {
+			best = "none (the best validation epoch's checkpoint is gone: the run will select its last one)"
+		}
+		fmt.Fprintf(stdout, "rebuilt %s from %d intact checkpoints: latest %s, best %s\nresume with: go run ./cmd/train -resume -out %s\n",
+			filepath.Join(*out, "checkpoints", "checkpoint.json"), len(p.Checkpoints), p.Latest, best, *out)
 		return exitOK
 	}
 	if *resume && *force {
@@ -129,8 +148,15 @@ Flags:
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	finished := make(chan struct{})
+	defer close(finished) // runs before stop: a run that ends by itself announces no stop
 	go func() {
 		<-ctx.Done()
+		select {
+		case <-finished:
+			return
+		default:
+		}
 		stop() // a second Ctrl-C ends the process at once
 		fmt.Fprintln(stderr, "\ntrain: stopping after this step to write a checkpoint (Ctrl-C again to abort without one)")
 	}()
