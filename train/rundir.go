@@ -54,8 +54,13 @@ func lockRunDir(dir string, resume bool) (*dirlock.Lock, error) {
 	l, err := dirlock.Acquire(filepath.Join(dir, lockFile))
 	if err != nil {
 		var held *dirlock.HeldError
-		if errors.As(err, &held) {
+		switch {
+		case errors.As(err, &held):
 			return nil, fmt.Errorf("run directory %s is in use: %w", dir, err)
+		case resume && errors.Is(err, fs.ErrPermission):
+			return nil, fmt.Errorf("-resume: %s is not writable: %w", dir, err)
+		case errors.Is(err, fs.ErrPermission):
+			return nil, fmt.Errorf("run directory %s is not writable: %w", dir, err)
 		}
 		return nil, fmt.Errorf("run directory: %w", err)
 	}
