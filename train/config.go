@@ -2,7 +2,10 @@ package train
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/finegrain/finegrain/nets"
@@ -26,13 +29,13 @@ type Config struct {
 type ModelConfig struct {
 	Attention       string  `yaml:"attention" doc:"attention variant: none, fcn, ca, sa or csca"`
 	Depth           int     `yaml:"depth" doc:"ResNet depth: 18, 34, 50 or 101"`
-	NumClasses      int     `yaml:"num_classes" doc:"classifier outputs; 0 takes the dataset's class count (a different non-zero value is an error)"`
+	NumClasses      int     `yaml:"num_classes" doc:"classifier outputs, at most 100000; 0 takes the dataset's class count (a different non-zero value is an error)"`
 	WidthMultiplier float64 `yaml:"width_multiplier" doc:"scales every channel count (1 = torchvision's widths; pretrained weights need 1)"`
 	Pretrained      string  `yaml:"pretrained" doc:"torchvision-named .safetensors file to start from; empty trains from scratch"`
 	CSCAFusion      string  `yaml:"csca_fusion" doc:"csca only: parallel (one fused channel×spatial map) or sequential (CBAM order)"`
 	GateForm        string  `yaml:"gate_form" doc:"gate form: plain (F·M) or residual (F·(1+M))"`
-	Reduction       int     `yaml:"reduction" doc:"channel-attention MLP reduction r"`
-	AttentionStages []int   `yaml:"attention_stages" doc:"ResNet stages (1-4) whose blocks carry the gate"`
+	Reduction       int     `yaml:"reduction" doc:"channel-attention MLP reduction r, 1 to 1024"`
+	AttentionStages []int   `yaml:"attention_stages" doc:"ResNet stages (1-4) whose blocks carry the gate; an empty list is refused (leave the key out for every stage, or use model.attention: none)"`
 	Dropout         float64 `yaml:"dropout" doc:"dropout rate before the classifier, in [0, 1)"`
 }
 
@@ -40,14 +43,14 @@ type ModelConfig struct {
 type DataConfig struct {
 	Format      string          `yaml:"format" doc:"dataset layout: cub, dogs, cars, folder or synthetic"`
 	Root        string          `yaml:"root" doc:"dataset directory (relative paths are relative to the working directory)"`
-	ImageSize   int             `yaml:"image_size" doc:"side of the square network input in pixels"`
-	ResizeSize  int             `yaml:"resize_size" doc:"shorter side the images are resized to before cropping; 0 = image_size·8/7"`
+	ImageSize   int             `yaml:"image_size" doc:"side of the square network input in pixels, 16 to 4096"`
+	ResizeSize  int             `yaml:"resize_size" doc:"shorter side the images are resized to before cropping, image_size to 8192; 0 = image_size·8/7"`
 	TrainCrop   string          `yaml:"train_crop" doc:"training crop: random (resize then random crop) or random_resized (torchvision RandomResizedCrop)"`
 	HFlip       bool            `yaml:"hflip" doc:"random horizontal flips in training"`
 	Rotation    float64         `yaml:"rotation" doc:"random rotation range in degrees (±)"`
 	ColorJitter []float64       `yaml:"color_jitter" doc:"ColorJitter brightness, contrast, saturation, hue"`
 	ValFraction float64         `yaml:"val_fraction" doc:"fraction of each class of the training split held out for validation and model selection; 0 = none"`
-	Workers     int             `yaml:"workers" doc:"decoding and augmentation workers; 0 = number of CPUs"`
+	Workers     int             `yaml:"workers" doc:"decoding and augmentation workers, at most 1024; 0 = number of CPUs"`
 	Synthetic   SyntheticConfig `yaml:"synthetic" doc:"the generated benchmark (data.format: synthetic)"`
 }
 
@@ -55,18 +58,18 @@ type DataConfig struct {
 // data.root holds no dataset yet, the trainer generates it there first.
 type SyntheticConfig struct {
 	Classes       int     `yaml:"classes" doc:"number of classes (species)"`
-	PerClass      int     `yaml:"per_class" doc:"images per class, split into train and test by train_fraction"`
+	PerClass      int     `yaml:"per_class" doc:"images per class, 2 to 10000, split into train and test by train_fraction"`
 	TrainFraction float64 `yaml:"train_fraction" doc:"share of each class in the official training split, in (0, 1)"`
-	ImageSize     int     `yaml:"image_size" doc:"side of the generated images in pixels"`
+	ImageSize     int     `yaml:"image_size" doc:"side of the generated images in pixels, 32 to 2048"`
 	Difficulty    float64 `yaml:"difficulty" doc:"clutter, lighting, pose variation and occlusion, in [0, 1]"`
 	Seed          int64   `yaml:"seed" doc:"generator seed (the benchmark is a function of its settings)"`
 }
 
 // TrainConfig is the optimisation.
 type TrainConfig struct {
-	Epochs          int       `yaml:"epochs" doc:"training epochs"`
-	BatchSize       int       `yaml:"batch_size" doc:"training batch size"`
-	EvalBatchSize   int       `yaml:"eval_batch_size" doc:"evaluation batch size; 0 = batch_size"`
+	Epochs          int       `yaml:"epochs" doc:"training epochs, 1 to 100000"`
+	BatchSize       int       `yaml:"batch_size" doc:"training batch size, 1 to 65536 (one batch of input images at most 2^29 values, 2 GiB)"`
+	EvalBatchSize   int       `yaml:"eval_batch_size" doc:"evaluation batch size, at most 65536 (and 2^29 input values); 0 = batch_size"`
 	Seed            int64     `yaml:"seed" doc:"seed of the initial weights, the data order and augmentation"`
 	Deterministic   bool      `yaml:"deterministic" doc:"deterministic TensorFlow kernels: with a fixed seed two CPU runs give identical metrics"`
 	Optimizer       string    `yaml:"optimizer" doc:"sgd (momentum) or adamw"`
@@ -79,7 +82,7 @@ type TrainConfig struct {
 	Beta2           float64   `yaml:"beta2" doc:"adamw β2"`
 	Epsilon         float64   `yaml:"epsilon" doc:"adamw ε"`
 	Schedule        string    `yaml:"schedule" doc:"learning-rate schedule after warm-up: cosine, step or constant"`
-	WarmupEpochs    float64   `yaml:"warmup_epochs" doc:"linear warm-up from 0 over this many epochs (fractions allowed)"`
+	WarmupEpochs    float64   `yaml:"warmup_epochs" doc:"linear warm-up from 0 over this many epochs (fractions allowed), at most 100000"`
 	Milestones      []float64 `yaml:"milestones" doc:"step schedule: epochs at which the learning rate is multiplied by gamma"`
 	Gamma           float64   `yaml:"gamma" doc:"step schedule factor"`
 	MinLRFactor     float64   `yaml:"min_lr_factor" doc:"cosine schedule: final learning rate as a fraction of lr"`
@@ -87,13 +90,13 @@ type TrainConfig struct {
 	ClipGradNorm    float64   `yaml:"clip_grad_norm" doc:"clip the global gradient norm to this value; 0 = off"`
 	MixedPrecision  bool      `yaml:"mixed_precision" doc:"GPU only: float16 compute (TensorFlow's auto mixed precision) with dynamic loss scaling"`
 	Selection       string    `yaml:"selection" doc:"model for the test evaluation: best_val (best validation top-1; needs data.val_fraction > 0) or last"`
-	EvalEveryEpochs int       `yaml:"eval_every_epochs" doc:"validate every this many epochs (and always after the last)"`
+	EvalEveryEpochs int       `yaml:"eval_every_epochs" doc:"validate every this many epochs, 1 to 100000 (and always after the last)"`
 }
 
 // CheckpointConfig controls RUN/checkpoints.
 type CheckpointConfig struct {
-	Keep        int `yaml:"keep" doc:"keep the last N checkpoints (the best one is kept besides)"`
-	EveryEpochs int `yaml:"every_epochs" doc:"checkpoint every this many epochs (and always after the last, and on SIGINT/SIGTERM)"`
+	Keep        int `yaml:"keep" doc:"keep the last N checkpoints, 1 to 100000 (the best one is kept besides)"`
+	EveryEpochs int `yaml:"every_epochs" doc:"checkpoint every this many epochs, 1 to 100000 (and always after the last, and on SIGINT/SIGTERM)"`
 }
 
 // LogConfig controls progress output and the run's logs.
@@ -105,8 +108,8 @@ type LogConfig struct {
 
 // RuntimeConfig sets up the TensorFlow session.
 type RuntimeConfig struct {
-	IntraOpThreads int  `yaml:"intra_op_threads" doc:"threads inside one op; 0 = number of CPUs"`
-	InterOpThreads int  `yaml:"inter_op_threads" doc:"ops run concurrently; 0 = TensorFlow's choice"`
+	IntraOpThreads int  `yaml:"intra_op_threads" doc:"threads inside one op, at most 1024; 0 = number of CPUs"`
+	InterOpThreads int  `yaml:"inter_op_threads" doc:"ops run concurrently, at most 1024; 0 = TensorFlow's choice"`
 	XLA            bool `yaml:"xla" doc:"XLA JIT compilation (on a CPU TensorFlow also needs TF_XLA_FLAGS=--tf_xla_cpu_global_jit in the environment)"`
 }
 
@@ -133,12 +136,13 @@ func (c *Config) NetConfig(numClasses int) nets.Config {
 	n.CSCAFusion = c.Model.CSCAFusion
 	n.GateForm = c.Model.GateForm
 	n.Reduction = c.Model.Reduction
-	n.AttentionStages = append([]int(nil), c.Model.AttentionStages...)
+	// A copy, nil and empty kept apart: nets reads nil as every stage and an empty list as none.
+	n.AttentionStages = slices.Clone(c.Model.AttentionStages)
 	n.Dropout = c.Model.Dropout
 	return n
 }
 
-// ResizeSize is data.resize_size with 0 resolved to image_size·8/7 (512 for 448, 256 for 224).
+// ResolvedResize is data.resize_size with 0 resolved to image_size·8/7 (512 for 448, 256 for 224).
 func (d DataConfig) ResolvedResize() int {
 	if d.ResizeSize > 0 {
 		return d.ResizeSize
@@ -164,12 +168,43 @@ func DefaultRunDir(configPath string) string {
 	return filepath.Join("runs", name)
 }
 
+// Upper bounds of the settings that size memory, threads or loops, checked before anything is
+// allocated from them. They are far above any run this project makes, and low enough that products
+// such as epochs × steps per epoch stay far from overflowing.
+const (
+	maxEpochs      = 100_000 // train.epochs, and every count or fraction of epochs
+	maxBatch       = 65_536  // train.batch_size, train.eval_batch_size
+	maxBatchValues = 1 << 29 // one batch of input images as float32: 2 GiB; the pipeline holds a few
+	maxThreads     = 1024    // runtime.*_threads, data.workers
+	maxNumClasses  = 100_000 // model.num_classes (iNaturalist 2021 has 10,000)
+	maxReduction   = 1024    // model.reduction (past a stage's channels the MLP keeps one hidden unit)
+	maxResize      = 8192    // data.resize_size
+	maxPerClass    = 10_000  // data.synthetic.per_class
+	maxEverySteps  = 1 << 30 // log.every_steps
+	gib            = float64(1 << 30)
+)
+
+// problem is one thing wrong with a configuration: the key, its value as shown to the user, and what
+// is wanted instead.
+type problem struct {
+	key, value, want string
+}
+
+// format writes the problem as "key: value (from SOURCE): want", naming the environment variable or
+// -set the value came from when from is not empty.
+func (p problem) format(from string) string {
+	if from != "" {
+		return fmt.Sprintf("%s: %s (from %s): %s", p.key, p.value, from, p.want)
+	}
+	return fmt.Sprintf("%s: %s: %s", p.key, p.value, p.want)
+}
+
 // validate collects every problem of a decoded configuration; checkPaths also requires data.root and
 // model.pretrained to exist.
-func (c *Config) validate(checkPaths bool, stat func(string) error) []string {
-	var p []string
+func (c *Config) validate(checkPaths bool, stat func(string) error) []problem {
+	var p []problem
 	bad := func(key string, v any, want string) {
-		p = append(p, fmt.Sprintf("%s: %v: %s", key, quoteIfString(v), want))
+		p = append(p, problem{key, quoteIfString(v), want})
 	}
 	oneOf := func(key, v string, allowed ...string) {
 		for _, a := range allowed {
@@ -179,6 +214,34 @@ func (c *Config) validate(checkPaths bool, stat func(string) error) []string {
 		}
 		bad(key, v, "want one of "+strings.Join(allowed, ", "))
 	}
+	// inRange checks an integer key against [lo, hi]; want says it in words.
+	inRange := func(key string, v, lo, hi int, want string) {
+		if v < lo || v > hi {
+			bad(key, v, want)
+		}
+	}
+	// batchValues bounds one batch of input images before the pipeline allocates it.
+	batchValues := func(key string, batch, size int) {
+		if batch < 1 || batch > maxBatch || size < 16 || size > 4096 {
+			return // reported for the key itself
+		}
+		if n := int64(batch) * int64(size) * int64(size) * 3; n > maxBatchValues {
+			bad(key, batch, fmt.Sprintf("a batch of %d images of %d×%d pixels is %d values (%.1f GiB as float32), more than %d (%.0f GiB): lower %s or data.image_size",
+				batch, size, size, n, float64(n)*4/gib, maxBatchValues, maxBatchValues*4/gib, key))
+		}
+	}
+
+	// Every float, alone or in a list, must be finite, whatever its key: this covers keys added later
+	// without a range check of their own. Keys reported here get no other message.
+	nonFinite := map[string]bool{}
+	root := reflect.ValueOf(c).Elem()
+	for _, k := range keySpecs() {
+		if f := root.FieldByIndex(k.Index); !finite(f) {
+			bad(k.Name, f.Interface(), errNotFinite.Error())
+			nonFinite[k.Name] = true
+		}
+	}
+
 	m := c.Model
 	oneOf("model.attention", m.Attention, nets.Variants()...)
 	switch m.Depth {
@@ -186,16 +249,17 @@ func (c *Config) validate(checkPaths bool, stat func(string) error) []string {
 	default:
 		bad("model.depth", m.Depth, "want 18, 34, 50 or 101")
 	}
-	if m.NumClasses < 0 {
-		bad("model.num_classes", m.NumClasses, "want 0 (from the dataset) or a positive count")
-	}
+	inRange("model.num_classes", m.NumClasses, 0, maxNumClasses, fmt.Sprintf("want 0 (from the dataset) or a count up to %d", maxNumClasses))
 	if !(m.WidthMultiplier > 0 && m.WidthMultiplier <= 16) {
 		bad("model.width_multiplier", m.WidthMultiplier, "want a value in (0, 16]")
 	}
 	oneOf("model.csca_fusion", m.CSCAFusion, "parallel", "sequential")
 	oneOf("model.gate_form", m.GateForm, "plain", "residual")
-	if m.Reduction < 1 {
-		bad("model.reduction", m.Reduction, "want at least 1")
+	inRange("model.reduction", m.Reduction, 1, maxReduction, fmt.Sprintf("want 1 to %d", maxReduction))
+	// An empty list could mean "no stage" (as in nets.Config) or "the default, every stage" (as it did
+	// here once): neither reading is safe to guess, and both have a way to say them.
+	if len(m.AttentionStages) == 0 {
+		bad("model.attention_stages", m.AttentionStages, "an empty list is ambiguous: leave the key out (or list 1, 2, 3, 4) for gates in every stage, or set model.attention: none for no gates")
 	}
 	seen := map[int]bool{}
 	for _, st := range m.AttentionStages {
@@ -225,68 +289,56 @@ func (c *Config) validate(checkPaths bool, stat func(string) error) []string {
 	d := c.Data
 	oneOf("data.format", d.Format, "cub", "dogs", "cars", "folder", "synthetic")
 	if d.Root == "" {
-		p = append(p, "data.root: missing: want the dataset directory")
+		p = append(p, problem{"data.root", "missing", "want the dataset directory"})
 	} else if checkPaths && d.Format != "synthetic" {
 		if err := stat(d.Root); err != nil {
 			bad("data.root", d.Root, "directory not found")
 		}
 	}
-	if d.ImageSize < 16 || d.ImageSize > 4096 {
-		bad("data.image_size", d.ImageSize, "want 16 to 4096 pixels")
-	}
-	if d.ResizeSize != 0 && d.ResizeSize < d.ImageSize {
-		bad("data.resize_size", d.ResizeSize, fmt.Sprintf("want 0 or at least data.image_size (%d)", d.ImageSize))
+	inRange("data.image_size", d.ImageSize, 16, 4096, "want 16 to 4096 pixels")
+	if d.ResizeSize != 0 && (d.ResizeSize < d.ImageSize || d.ResizeSize > maxResize) {
+		bad("data.resize_size", d.ResizeSize, fmt.Sprintf("want 0 or data.image_size (%d) to %d pixels", d.ImageSize, maxResize))
 	}
 	oneOf("data.train_crop", d.TrainCrop, "random", "random_resized")
-	if d.Rotation < 0 || d.Rotation > 180 {
+	if !(d.Rotation >= 0 && d.Rotation <= 180) {
 		bad("data.rotation", d.Rotation, "want 0 to 180 degrees")
 	}
 	if len(d.ColorJitter) != 4 {
 		bad("data.color_jitter", d.ColorJitter, "want 4 values: brightness, contrast, saturation, hue")
 	} else {
 		for i, v := range d.ColorJitter[:3] {
-			if v < 0 || v > 1 {
+			if !(v >= 0 && v <= 1) {
 				bad("data.color_jitter", d.ColorJitter, fmt.Sprintf("value %d (%g) wants 0 to 1", i+1, v))
 			}
 		}
-		if h := d.ColorJitter[3]; h < 0 || h > 0.5 {
+		if h := d.ColorJitter[3]; !(h >= 0 && h <= 0.5) {
 			bad("data.color_jitter", d.ColorJitter, fmt.Sprintf("hue (%g) wants 0 to 0.5", h))
 		}
 	}
 	if !(d.ValFraction >= 0 && d.ValFraction < 1) {
 		bad("data.val_fraction", d.ValFraction, "want a fraction in [0, 1)")
 	}
-	if d.Workers < 0 {
-		bad("data.workers", d.Workers, "want 0 (number of CPUs) or more")
-	}
+	inRange("data.workers", d.Workers, 0, maxThreads, fmt.Sprintf("want 0 (number of CPUs) to %d", maxThreads))
 	if d.Format == "synthetic" {
 		s := d.Synthetic
-		if s.Classes < 2 || s.Classes > synth.MaxClasses {
-			bad("data.synthetic.classes", s.Classes, fmt.Sprintf("want 2 to %d", synth.MaxClasses))
-		}
-		if s.PerClass < 2 {
-			bad("data.synthetic.per_class", s.PerClass, "want at least 2")
-		}
+		inRange("data.synthetic.classes", s.Classes, 2, synth.MaxClasses, fmt.Sprintf("want 2 to %d", synth.MaxClasses))
+		inRange("data.synthetic.per_class", s.PerClass, 2, maxPerClass, fmt.Sprintf("want 2 to %d", maxPerClass))
 		if !(s.TrainFraction > 0 && s.TrainFraction < 1) {
 			bad("data.synthetic.train_fraction", s.TrainFraction, "want a fraction in (0, 1)")
 		}
-		if s.ImageSize < 32 || s.ImageSize > 2048 {
-			bad("data.synthetic.image_size", s.ImageSize, "want 32 to 2048 pixels")
-		}
-		if s.Difficulty < 0 || s.Difficulty > 1 {
+		inRange("data.synthetic.image_size", s.ImageSize, 32, 2048, "want 32 to 2048 pixels")
+		if !(s.Difficulty >= 0 && s.Difficulty <= 1) {
 			bad("data.synthetic.difficulty", s.Difficulty, "want 0 to 1")
 		}
 	}
 
 	t := c.Train
-	if t.Epochs < 1 {
-		bad("train.epochs", t.Epochs, "want at least 1")
-	}
-	if t.BatchSize < 1 {
-		bad("train.batch_size", t.BatchSize, "want at least 1")
-	}
-	if t.EvalBatchSize < 0 {
-		bad("train.eval_batch_size", t.EvalBatchSize, "want 0 (= batch_size) or more")
+	inRange("train.epochs", t.Epochs, 1, maxEpochs, fmt.Sprintf("want 1 to %d", maxEpochs))
+	inRange("train.batch_size", t.BatchSize, 1, maxBatch, fmt.Sprintf("want 1 to %d", maxBatch))
+	inRange("train.eval_batch_size", t.EvalBatchSize, 0, maxBatch, fmt.Sprintf("want 0 (= batch_size) to %d", maxBatch))
+	batchValues("train.batch_size", t.BatchSize, d.ImageSize)
+	if t.EvalBatchSize > 0 {
+		batchValues("train.eval_batch_size", t.EvalBatchSize, d.ImageSize)
 	}
 	oneOf("train.optimizer", t.Optimizer, "sgd", "adamw")
 	if !(t.LR > 0 && t.LR < 100) {
@@ -314,13 +366,13 @@ func (c *Config) validate(checkPaths bool, stat func(string) error) []string {
 		bad("train.epsilon", t.Epsilon, "want a value in (0, 1)")
 	}
 	oneOf("train.schedule", t.Schedule, "cosine", "step", "constant")
-	if t.WarmupEpochs < 0 {
-		bad("train.warmup_epochs", t.WarmupEpochs, "want 0 or more (a warm-up longer than train.epochs never reaches train.lr)")
+	if !(t.WarmupEpochs >= 0 && t.WarmupEpochs <= maxEpochs) {
+		bad("train.warmup_epochs", t.WarmupEpochs, fmt.Sprintf("want 0 to %d (a warm-up longer than train.epochs never reaches train.lr)", maxEpochs))
 	}
 	prev := 0.0
 	for _, m := range t.Milestones {
-		if m <= prev {
-			bad("train.milestones", t.Milestones, "want increasing positive epochs")
+		if !(m > prev && m <= maxEpochs) {
+			bad("train.milestones", t.Milestones, fmt.Sprintf("want increasing positive epochs up to %d", maxEpochs))
 			break
 		}
 		prev = m
@@ -334,40 +386,55 @@ func (c *Config) validate(checkPaths bool, stat func(string) error) []string {
 	if !(t.LabelSmoothing >= 0 && t.LabelSmoothing < 1) {
 		bad("train.label_smoothing", t.LabelSmoothing, "want a value in [0, 1)")
 	}
-	if t.ClipGradNorm < 0 {
+	if !(t.ClipGradNorm >= 0) {
 		bad("train.clip_grad_norm", t.ClipGradNorm, "want 0 (off) or a positive norm")
 	}
 	oneOf("train.selection", t.Selection, "best_val", "last")
 	if t.Selection == "best_val" && d.ValFraction == 0 {
 		bad("train.selection", t.Selection, "needs data.val_fraction > 0 (or use last)")
 	}
-	if t.EvalEveryEpochs < 1 {
-		bad("train.eval_every_epochs", t.EvalEveryEpochs, "want at least 1")
-	}
-	if c.Checkpoint.Keep < 1 {
-		bad("checkpoint.keep", c.Checkpoint.Keep, "want at least 1")
-	}
-	if c.Checkpoint.EveryEpochs < 1 {
-		bad("checkpoint.every_epochs", c.Checkpoint.EveryEpochs, "want at least 1")
-	}
-	if c.Log.EverySteps < 0 {
-		bad("log.every_steps", c.Log.EverySteps, "want 0 or more")
-	}
-	if c.Log.CAMImages < 0 || c.Log.CAMImages > 64 {
-		bad("log.cam_images", c.Log.CAMImages, "want 0 to 64")
-	}
-	if c.Runtime.IntraOpThreads < 0 {
-		bad("runtime.intra_op_threads", c.Runtime.IntraOpThreads, "want 0 or more")
-	}
-	if c.Runtime.InterOpThreads < 0 {
-		bad("runtime.inter_op_threads", c.Runtime.InterOpThreads, "want 0 or more")
+	inRange("train.eval_every_epochs", t.EvalEveryEpochs, 1, maxEpochs, fmt.Sprintf("want 1 to %d", maxEpochs))
+	inRange("checkpoint.keep", c.Checkpoint.Keep, 1, maxEpochs, fmt.Sprintf("want 1 to %d", maxEpochs))
+	inRange("checkpoint.every_epochs", c.Checkpoint.EveryEpochs, 1, maxEpochs, fmt.Sprintf("want 1 to %d", maxEpochs))
+	inRange("log.every_steps", c.Log.EverySteps, 0, maxEverySteps, fmt.Sprintf("want 0 to %d", maxEverySteps))
+	inRange("log.cam_images", c.Log.CAMImages, 0, 64, "want 0 to 64")
+	inRange("runtime.intra_op_threads", c.Runtime.IntraOpThreads, 0, maxThreads, fmt.Sprintf("want 0 (number of CPUs) to %d", maxThreads))
+	inRange("runtime.inter_op_threads", c.Runtime.InterOpThreads, 0, maxThreads, fmt.Sprintf("want 0 (TensorFlow's choice) to %d", maxThreads))
+
+	if len(nonFinite) > 0 {
+		kept := p[:0]
+		for _, q := range p {
+			if !nonFinite[q.key] || q.want == errNotFinite.Error() {
+				kept = append(kept, q)
+			}
+		}
+		p = kept
 	}
 	return p
 }
 
+// finite reports whether a float field, or every float of a list field, is finite; other fields are.
+func finite(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Float32, reflect.Float64:
+		f := v.Float()
+		return !math.IsNaN(f) && !math.IsInf(f, 0)
+	case reflect.Slice:
+		for i := range v.Len() {
+			if !finite(v.Index(i)) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 func quoteIfString(v any) string {
-	if s, ok := v.(string); ok {
-		return fmt.Sprintf("%q", s)
+	switch x := v.(type) {
+	case string:
+		return fmt.Sprintf("%q", x)
+	case nil:
+		return "null" // as YAML writes a key without a value
 	}
 	return fmt.Sprint(v)
 }

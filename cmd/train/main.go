@@ -198,7 +198,7 @@ func resolve(cf *train.ConfigFlags, out string, resume bool) (*train.Config, str
 		if cf.Path == "" {
 			return nil, "", errors.New("-resume needs the run directory: -out DIR (or the -config the run was started with)")
 		}
-		cfg, err := train.Load(train.LoadOptions{Path: cf.Path})
+		cfg, err := cf.LoadFile()
 		if err != nil {
 			return nil, "", err
 		}
