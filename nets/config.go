@@ -3,6 +3,8 @@ package nets
 import (
 	"fmt"
 	"slices"
+
+	"github.com/finegrain/finegrain/ops"
 )
 
 // Config selects and sizes a model. The zero value is not valid; start from DefaultConfig. Its JSON
@@ -17,6 +19,9 @@ type Config struct {
 	Reduction       int     `json:"reduction"`        // channel-attention MLP reduction r
 	AttentionStages []int   `json:"attention_stages"` // stages (1..4) whose blocks carry the gate; nil means all, empty none
 	Dropout         float64 `json:"dropout"`          // dropout rate before the classifier, in [0, 1)
+	// GateInitLogit is the magnitude of the gates' logit at initialisation (model.gate_init_logit; see
+	// ops.GateConfig). It decides where training starts, not what the model computes.
+	GateInitLogit float64 `json:"gate_init_logit"`
 }
 
 // DefaultConfig is torchvision's ResNet-50 with a 1000-class classifier and no attention; the attention
@@ -32,8 +37,13 @@ func DefaultConfig() Config {
 		Reduction:       16,
 		AttentionStages: []int{1, 2, 3, 4},
 		Dropout:         0,
+		GateInitLogit:   ops.GateInitLogit,
 	}
 }
+
+// MaxGateInitLogit bounds model.gate_init_logit: past it σ'(L) underflows float32 and the gates could
+// never move.
+const MaxGateInitLogit = 30.0
 
 // Variants lists the values of model.attention in the order of the paper's table.
 var variants = []string{"none", "fcn", "ca", "sa", "csca"}
@@ -70,6 +80,9 @@ func (c Config) Validate() error {
 			return fmt.Errorf("model.attention_stages %v: want distinct stages among 1, 2, 3, 4", c.AttentionStages)
 		}
 		seen[st] = true
+	}
+	if !(c.GateInitLogit >= 0 && c.GateInitLogit <= MaxGateInitLogit) {
+		return fmt.Errorf("model.gate_init_logit %g: want a value in [0, %g]", c.GateInitLogit, MaxGateInitLogit)
 	}
 	if !(c.Dropout >= 0 && c.Dropout < 1) {
 		return fmt.Errorf("model.dropout %g: want a rate in [0, 1)", c.Dropout)

@@ -72,7 +72,7 @@ func TestConfigJSON(t *testing.T) {
 		if err := json.Unmarshal(b, &keys); err != nil {
 			t.Fatal(err)
 		}
-		want := []string{"attention", "attention_stages", "csca_fusion", "depth", "dropout", "gate_form", "num_classes", "reduction", "width_multiplier"}
+		want := []string{"attention", "attention_stages", "csca_fusion", "depth", "dropout", "gate_form", "gate_init_logit", "num_classes", "reduction", "width_multiplier"}
 		if got := slices.Sorted(maps.Keys(keys)); !slices.Equal(got, want) {
 			t.Errorf("JSON keys %v, want %v", got, want)
 		}

@@ -54,7 +54,7 @@ func resnet(s *ops.Scope, images tf.Output, cfg Config, gate ops.Gate) Outputs {
 	x = ops.Conv2D(s.Sub("conv1"), x, cfg.width(64), 7, 2, 3, false)
 	x = ops.ReLU(s, ops.BatchNorm(s.Sub("bn1"), x, bn))
 	x = ops.MaxPool(s, x, 3, 2, 1)
-	gc := ops.GateConfig{Form: cfg.GateForm, Reduction: cfg.Reduction, Kernel: 7, Fusion: cfg.CSCAFusion, BatchNorm: bn}
+	gc := ops.GateConfig{Form: cfg.GateForm, Reduction: cfg.Reduction, Kernel: 7, Fusion: cfg.CSCAFusion, BatchNorm: bn, InitLogit: cfg.GateInitLogit}
 	for i, n := range a.blocks {
 		stage := s.Sub("layer" + strconv.Itoa(i+1))
 		g := gating{cfg: gc, name: cfg.Attention}

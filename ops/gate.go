@@ -13,34 +13,36 @@ import (
 //
 // Identity at initialisation: every gate's last layer starts with zero weights (the channel MLP's second
 // Linear, the spatial branch's BN scale gamma), so at initialisation z is the same constant for every
-// input, GateInitLogit for the plain form and -GateInitLogit for the residual form. The gate then
-// multiplies F by σ(6) = 0.99753 (plain) or 1+σ(-6) = 1.00247 (residual) everywhere: a pretrained
-// backbone keeps its function up to that 0.25% scale of each residual branch. An exact identity is out of
-// reach for a sigmoid gate; a larger logit comes closer but shrinks the gate's gradient (σ'(6) =
-// 0.0025 against σ'(0) = 0.25), so 6 is a compromise.
+// input, InitLogit for the plain form and -InitLogit for the residual form. With the default
+// InitLogit (GateInitLogit, 6) the gate multiplies F by σ(6) = 0.99753 (plain) or 1+σ(-6) = 1.00247
+// (residual) everywhere: a pretrained backbone keeps its function up to that 0.25% scale of each
+// residual branch. An exact identity is out of reach for a sigmoid gate; a larger logit comes closer but
+// shrinks the gate's gradient (σ'(6) = 0.0025 against σ'(0) = 0.25), so 6 is a compromise, and
+// InitLogit (model.gate_init_logit) lets the trade-off be measured.
 type GateConfig struct {
 	Form      string          // plain | residual
 	Reduction int             // channel MLP: C → max(1, C/Reduction) → C
 	Kernel    int             // spatial convolution size (7)
 	Fusion    string          // channel-spatial gate: parallel (one fused map) | sequential (CBAM's order)
 	BatchNorm BatchNormConfig // the spatial branch's BN (GammaInit is ignored: it starts at 0)
+	InitLogit float64         // magnitude of the gates' logit at initialisation, >= 0
 }
 
-// GateInitLogit is the magnitude of a gate's logit at initialisation; see GateConfig.
+// GateInitLogit is the default magnitude of a gate's logit at initialisation; see GateConfig.
 const GateInitLogit = 6.0
 
 // DefaultGateConfig is CBAM's gate: plain form, r = 16, a 7×7 spatial kernel, torchvision's BN;
 // channel-spatial fusion in parallel.
 func DefaultGateConfig() GateConfig {
-	return GateConfig{Form: "plain", Reduction: 16, Kernel: 7, Fusion: "parallel", BatchNorm: DefaultBatchNorm()}
+	return GateConfig{Form: "plain", Reduction: 16, Kernel: 7, Fusion: "parallel", BatchNorm: DefaultBatchNorm(), InitLogit: GateInitLogit}
 }
 
 // initLogit is the gate's logit at initialisation for its form.
 func (c GateConfig) initLogit() float64 {
 	if c.Form == "residual" {
-		return -GateInitLogit
+		return -c.InitLogit
 	}
-	return GateInitLogit
+	return c.InitLogit
 }
 
 // Gate builds an attention gate on the NHWC residual-branch output x under s (whose path names the

@@ -46,12 +46,18 @@ type gateGraph struct {
 
 func buildGate(t *testing.T, dtype tf.DataType, kind, form, fusion string, rng *rand.Rand) *gateGraph {
 	t.Helper()
+	return buildGateWith(t, dtype, kind, form, fusion, ops.GateInitLogit, rng)
+}
+
+// buildGateWith is buildGate with the gates' initial logit magnitude.
+func buildGateWith(t *testing.T, dtype tf.DataType, kind, form, fusion string, initLogit float64, rng *rand.Rand) *gateGraph {
+	t.Helper()
 	gate, err := ops.NewGate(kind)
 	if err != nil || gate == nil {
 		t.Fatalf("NewGate(%q) = %v, %v", kind, gate, err)
 	}
 	cfg := ops.DefaultGateConfig()
-	cfg.Form, cfg.Reduction = form, 8
+	cfg.Form, cfg.Reduction, cfg.InitLogit = form, 8, initLogit
 	if fusion != "" {
 		cfg.Fusion = fusion
 	}
@@ -115,38 +121,46 @@ func newSession(t *testing.T, g *ops.Graph) *tf.Session {
 }
 
 // TestGateIdentityAtInit checks the documented initial state: every gate multiplies its input by the
-// same constant, σ(6) for the plain form and 1+σ(-6) for the residual form (squared for the sequential
-// channel-spatial gate, which is two gates), whatever the input, in both heads.
+// same constant, σ(L) for the plain form and 1+σ(-L) for the residual form (squared for the sequential
+// channel-spatial gate, which is two gates), whatever the input, in both heads, for the default initial
+// logit L = 6 and others.
 func TestGateIdentityAtInit(t *testing.T) {
 	sig := func(z float64) float64 { return 1 / (1 + math.Exp(-z)) }
-	for _, c := range gateCases {
-		t.Run(c.kind+"_"+c.form+"_"+c.fusion, func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(5, 6))
-			gg := buildGate(t, tf.Float, c.kind, c.form, c.fusion, rng)
-			sess := newSession(t, gg.g)
-			x := make([]float64, len(gg.r))
-			for i := range x {
-				x[i] = 3 * rng.NormFloat64()
+	for _, logit := range []float64{ops.GateInitLogit, 2, 0} {
+		for _, c := range gateCases {
+			t.Run(fmt.Sprintf("%s_%s_%s_logit%g", c.kind, c.form, c.fusion, logit), func(t *testing.T) {
+				testGateAtInit(t, c.kind, c.form, c.fusion, logit, sig)
+			})
+		}
+	}
+}
+
+func testGateAtInit(t *testing.T, kind, form, fusion string, logit float64, sig func(float64) float64) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(5, 6))
+	gg := buildGateWith(t, tf.Float, kind, form, fusion, logit, rng)
+	sess := newSession(t, gg.g)
+	x := make([]float64, len(gg.r))
+	for i := range x {
+		x[i] = 3 * rng.NormFloat64()
+	}
+	out, err := sess.Run(map[tf.Output]*tf.Tensor{gg.x: tensorOf(t, tf.Float, x, gg.xShape)}, []tf.Output{gg.yTrain, gg.yEval}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sig(logit)
+	if form == "residual" {
+		want = 1 + sig(-logit)
+	}
+	if fusion == "sequential" {
+		want *= want
+	}
+	for h, o := range out {
+		for i, y := range flatten(o.Value()) {
+			if math.Abs(y-want*x[i]) > 1e-6*math.Abs(x[i])+1e-7 {
+				t.Fatalf("head %d element %d: gate(x) = %.7g, want %.7g·x = %.7g", h, i, y, want, want*x[i])
 			}
-			out, err := sess.Run(map[tf.Output]*tf.Tensor{gg.x: tensorOf(t, tf.Float, x, gg.xShape)}, []tf.Output{gg.yTrain, gg.yEval}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := sig(ops.GateInitLogit)
-			if c.form == "residual" {
-				want = 1 + sig(-ops.GateInitLogit)
-			}
-			if c.fusion == "sequential" {
-				want *= want
-			}
-			for h, o := range out {
-				for i, y := range flatten(o.Value()) {
-					if math.Abs(y-want*x[i]) > 1e-6*math.Abs(x[i])+1e-7 {
-						t.Fatalf("head %d element %d: gate(x) = %.7g, want %.7g·x = %.7g", h, i, y, want, want*x[i])
-					}
-				}
-			}
-		})
+		}
 	}
 }
 

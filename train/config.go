@@ -34,6 +34,7 @@ type ModelConfig struct {
 	Pretrained      string  `yaml:"pretrained" doc:"torchvision-named .safetensors file to start from; empty trains from scratch"`
 	CSCAFusion      string  `yaml:"csca_fusion" doc:"csca only: parallel (one fused channel×spatial map) or sequential (CBAM order)"`
 	GateForm        string  `yaml:"gate_form" doc:"gate form: plain (F·M) or residual (F·(1+M))"`
+	GateInitLogit   float64 `yaml:"gate_init_logit" doc:"magnitude of every gate's logit at initialisation: gates start at σ(L) (plain) or 1+σ(−L) (residual); larger starts nearer identity with smaller gate gradients; 0 to 30"`
 	Reduction       int     `yaml:"reduction" doc:"channel-attention MLP reduction r, 1 to 1024"`
 	AttentionStages []int   `yaml:"attention_stages" doc:"ResNet stages (1-4) whose blocks carry the gate; an empty list is refused (leave the key out for every stage, or use model.attention: none)"`
 	Dropout         float64 `yaml:"dropout" doc:"dropout rate before the classifier, in [0, 1)"`
@@ -135,6 +136,7 @@ func (c *Config) NetConfig(numClasses int) nets.Config {
 	n.WidthMultiplier = c.Model.WidthMultiplier
 	n.CSCAFusion = c.Model.CSCAFusion
 	n.GateForm = c.Model.GateForm
+	n.GateInitLogit = c.Model.GateInitLogit
 	n.Reduction = c.Model.Reduction
 	// A copy, nil and empty kept apart: nets reads nil as every stage and an empty list as none.
 	n.AttentionStages = slices.Clone(c.Model.AttentionStages)
@@ -255,6 +257,9 @@ func (c *Config) validate(checkPaths bool, stat func(string) error) []problem {
 	}
 	oneOf("model.csca_fusion", m.CSCAFusion, "parallel", "sequential")
 	oneOf("model.gate_form", m.GateForm, "plain", "residual")
+	if !(m.GateInitLogit >= 0 && m.GateInitLogit <= nets.MaxGateInitLogit) {
+		bad("model.gate_init_logit", m.GateInitLogit, fmt.Sprintf("want a value in [0, %g]", nets.MaxGateInitLogit))
+	}
 	inRange("model.reduction", m.Reduction, 1, maxReduction, fmt.Sprintf("want 1 to %d", maxReduction))
 	// An empty list could mean "no stage" (as in nets.Config) or "the default, every stage" (as it did
 	// here once): neither reading is safe to guess, and both have a way to say them.
