@@ -18,8 +18,10 @@ import (
 const variant = tf.DataType(21)
 
 // Preprocess is the evaluation transform that predict_jpeg applies inside the graph: decode (JPEG,
-// PNG, GIF or BMP, to RGB), resize so that the shorter side is ResizeSize (bilinear with antialiasing,
-// the longer side floor(ResizeSize·long/short) as torchvision computes it), then crop the centre
+// PNG or single-frame GIF, to RGB: DecodeJpeg refuses BMP, WebP and animated GIFs, which
+// TestDecodeBatchFormats checks; cmd/predict therefore decodes in Go with the pipeline and feeds the
+// images signature), resize so that the shorter side is ResizeSize (bilinear with antialiasing, the
+// longer side floor(ResizeSize·long/short) as torchvision computes it), then crop the centre
 // ImageSize×ImageSize.
 type Preprocess struct {
 	ResizeSize int
@@ -138,9 +140,10 @@ func decodeBody(prefix string, p Preprocess) (*fpb.FunctionDef, error) {
 	args := loopArgs(s)
 	i, data, list := args[0], args[2], args[3]
 	encoded := op.GatherV2(s.SubScope("encoded"), data, i, op.Const(s.SubScope("axis"), int32(0)))
-	// DecodeJpeg decodes PNG, GIF and BMP as well (one kernel sniffs the format), and unlike
-	// DecodeImage it takes dct_method: INTEGER_ACCURATE is libjpeg's islow IDCT, which PIL and the
-	// pipeline use; DecodeImage would use the fast one.
+	// DecodeJpeg decodes PNG and single-frame GIF as well (one kernel sniffs the format; it
+	// refuses BMP: "use decode_bmp or decode_image"), and unlike DecodeImage it takes dct_method:
+	// INTEGER_ACCURATE is libjpeg's islow IDCT, which PIL and the pipeline use; DecodeImage would
+	// use the fast one, and the graph has no conditional to pick an op by format.
 	decoded := op.DecodeJpeg(s.SubScope("decode"), encoded, op.DecodeJpegChannels(3), op.DecodeJpegDctMethod("INTEGER_ACCURATE"))
 	image := resizeCrop(s.SubScope("preprocess"), op.Cast(s.SubScope("float"), decoded, tf.Float), p)
 	next := op.AddV2(s.SubScope("next"), i, op.Const(s.SubScope("one"), int32(1)))

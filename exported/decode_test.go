@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"image"
 	"image/color"
+	"image/color/palette"
+	"image/gif"
 	"image/jpeg"
 	"image/png"
 	"math"
@@ -12,6 +14,7 @@ import (
 
 	tf "github.com/galeone/tensorflow/tensorflow/go"
 	"github.com/galeone/tensorflow/tensorflow/go/op"
+	"golang.org/x/image/bmp"
 
 	"github.com/finegrain/finegrain/pipeline"
 )
@@ -193,4 +196,78 @@ func TestDecodeMatchesEvalPipeline(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestDecodeBatchFormats pins down which formats predict_jpeg's in-graph decoder reads, so that no
+// documentation can claim more: JPEG, PNG and a single-frame GIF decode; BMP, WebP and an animated
+// GIF are errors. (cmd/predict decodes every format of pipeline.Formats in Go instead; before, it
+// collected .bmp files and every one of them failed here.)
+func TestDecodeBatchFormats(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	img := smoothImage(rng, 20, 16)
+	enc := func(f func(*bytes.Buffer) error) []byte {
+		var b bytes.Buffer
+		if err := f(&b); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	pal := image.NewPaletted(img.Bounds(), palette.Plan9)
+	anim := enc(func(b *bytes.Buffer) error {
+		return gif.EncodeAll(b, &gif.GIF{Image: []*image.Paletted{pal, pal}, Delay: []int{1, 1}})
+	})
+	// A 2x2 lossless WebP of one colour, as PIL writes it.
+	webp := []byte("RIFF\x1e\x00\x00\x00WEBPVP8L\x11\x00\x00\x00\x2f\x01\x40\x00\x00\x07\x50\xb2\x22\x57\xa6\xff\x81\x88\xe8\x7f\x00\x00")
+	tests := []struct {
+		name string
+		data []byte
+		ok   bool
+	}{
+		{"jpeg", enc(func(b *bytes.Buffer) error { return jpeg.Encode(b, img, nil) }), true},
+		{"png", enc(func(b *bytes.Buffer) error { return png.Encode(b, img) }), true},
+		{"gif", enc(func(b *bytes.Buffer) error { return gif.Encode(b, img, nil) }), true},
+		{"bmp", enc(func(b *bytes.Buffer) error { return bmp.Encode(b, img) }), false},
+		{"webp", webp, false},
+		{"animated gif", anim, false},
+	}
+	p := Preprocess{ResizeSize: 16, ImageSize: 16}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tryDecode(p, [][]byte{tt.data})
+			if (err == nil) != tt.ok {
+				t.Errorf("in-graph decode: error %v, want ok=%v", err, tt.ok)
+			}
+			// The Go pipeline, which cmd/predict uses, reads them all (an animated GIF's first frame).
+			cfg := pipeline.DefaultConfig()
+			cfg.ImageSize, cfg.ResizeSize = 2, 2
+			if _, err := pipeline.EvalEncoded(tt.data, cfg); err != nil {
+				t.Errorf("pipeline: %v", err)
+			}
+		})
+	}
+}
+
+// tryDecode is runDecode returning the session's error instead of failing.
+func tryDecode(p Preprocess, encoded [][]byte) ([][][][]float32, error) {
+	g := tf.NewGraph()
+	s := op.NewScopeWithGraph(g)
+	data := op.Placeholder(s.SubScope("data"), tf.String, op.PlaceholderShape(tf.MakeShape(-1)))
+	out, err := decodeBatch(g, "jpeg", data, p)
+	if err != nil {
+		return nil, err
+	}
+	in, err := stringTensor(encoded)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := tf.NewSession(g, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer sess.Close()
+	res, err := sess.Run(map[tf.Output]*tf.Tensor{data: in}, []tf.Output{out}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return res[0].Value().([][][][]float32), nil
 }

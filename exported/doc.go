@@ -11,7 +11,7 @@
 //
 //   - serving_default: images float32 [N, S, S, 3], RGB in 0..255 (normalisation is in the graph) ->
 //     logits [N, K], probabilities [N, K], cam [N, h, w, K].
-//   - predict_jpeg: image_bytes string [N], encoded JPEG, PNG, BMP or single-frame GIF -> the same
+//   - predict_jpeg: image_bytes string [N], encoded JPEG, PNG or single-frame GIF -> the same
 //     outputs. Each image is decoded (libjpeg's accurate integer IDCT, as PIL), resized so that its
 //     shorter side is the resize size (torchvision's Resize rounding) with PIL's antialiased bilinear
 //     filter in two 8-bit passes, and centre-cropped (torchvision's CenterCrop offsets), as the

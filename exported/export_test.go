@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/gif"
 	"image/jpeg"
 	"image/png"
 	"math"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	tf "github.com/galeone/tensorflow/tensorflow/go"
+	"golang.org/x/image/bmp"
 
 	"github.com/finegrain/finegrain/exported"
 	"github.com/finegrain/finegrain/internal/pyref"
@@ -308,7 +310,24 @@ func checkBadInputs(t *testing.T, m *exported.Model) {
 		{"not an image", func() error {
 			_, err := m.PredictEncoded(ctx, [][]byte{good, []byte("hello, world")})
 			return err
-		}, "image 1: not a JPEG, PNG, GIF or BMP image"},
+		}, "image 1: bad image: read header: image: unknown format"},
+		{"bmp", func() error {
+			var b bytes.Buffer
+			if err := bmp.Encode(&b, image.NewRGBA(image.Rect(0, 0, 8, 8))); err != nil {
+				return err
+			}
+			_, err := m.PredictEncoded(ctx, [][]byte{good, b.Bytes()})
+			return err
+		}, "image 1: a BMP image: the predict_jpeg signature decodes JPEG, PNG and single-frame GIF"},
+		{"animated gif", func() error {
+			frame := image.NewPaletted(image.Rect(0, 0, 8, 8), color.Palette{color.Black, color.White})
+			var b bytes.Buffer
+			if err := gif.EncodeAll(&b, &gif.GIF{Image: []*image.Paletted{frame, frame, frame}, Delay: []int{1, 1, 1}}); err != nil {
+				return err
+			}
+			_, err := m.PredictEncoded(ctx, [][]byte{b.Bytes()})
+			return err
+		}, "image 0: an animated GIF (3 frames)"},
 		{"empty", func() error { _, err := m.PredictEncoded(ctx, [][]byte{{}}); return err }, "image 0: empty"},
 		{"truncated", func() error {
 			_, err := m.PredictEncoded(ctx, [][]byte{good, good, good[:len(good)/2]})

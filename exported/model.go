@@ -1,12 +1,10 @@
 package exported
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image"
 	_ "image/gif" // header checks of encoded inputs
 	_ "image/jpeg"
 	_ "image/png"
@@ -23,6 +21,7 @@ import (
 
 	"github.com/finegrain/finegrain/ops"
 	"github.com/finegrain/finegrain/pipeline"
+	"github.com/finegrain/finegrain/pipeline/safefile"
 )
 
 // Model is a loaded SavedModel ready for inference. Its methods are safe for concurrent use.
@@ -77,7 +76,7 @@ func Load(dir string, opts ...Option) (m *Model, err error) {
 	} else if !st.IsDir() {
 		return nil, fail("not a directory")
 	}
-	pbBytes, err := os.ReadFile(filepath.Join(dir, "saved_model.pb"))
+	pbBytes, err := safefile.Read(context.Background(), filepath.Join(dir, "saved_model.pb"), maxGraphFile)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fail("no saved_model.pb: not a SavedModel directory")
 	} else if err != nil {
@@ -141,12 +140,18 @@ func Load(dir string, opts ...Option) (m *Model, err error) {
 	if k := serve.Outputs[OutputLogits].Shape; k.NumDimensions() == 2 && k.Size(1) > 0 {
 		m.classes = int(k.Size(1))
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, "assets", MetadataFile)); err == nil {
+	if b, err := safefile.Read(context.Background(), filepath.Join(dir, "assets", MetadataFile), maxAssetFile); err == nil {
 		if err := json.Unmarshal(b, &m.meta); err != nil {
 			return nil, fail("assets/%s: %v", MetadataFile, err)
 		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fail("%v", err)
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, "assets", LabelsFile)); err == nil {
+	b, err := safefile.Read(context.Background(), filepath.Join(dir, "assets", LabelsFile), maxAssetFile)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fail("%v", err)
+	}
+	if err == nil {
 		m.labels = strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 		if m.classes > 0 && len(m.labels) != m.classes {
 			return nil, fail("assets/%s has %d labels for %d classes", LabelsFile, len(m.labels), m.classes)
@@ -300,7 +305,7 @@ func (e *ImageError) Error() string { return fmt.Sprintf("image %d: %v", e.Index
 
 func (e *ImageError) Unwrap() error { return e.Err }
 
-// PredictEncoded classifies encoded images (JPEG, PNG, GIF or BMP) with the predict_jpeg signature,
+// PredictEncoded classifies encoded images (JPEG, PNG or single-frame GIF) with the predict_jpeg signature,
 // which decodes, resizes and crops them in the graph. An image that cannot be decoded makes the whole
 // call fail with an *ImageError giving its index.
 func (m *Model) PredictEncoded(ctx context.Context, encoded [][]byte, opts ...PredictOption) (*Prediction, error) {
@@ -348,22 +353,28 @@ func stringTensor(encoded [][]byte) (*tf.Tensor, error) {
 	return tf.NewTensor(s)
 }
 
-// checkHeader refuses data that is not an image, and images over the pixel limit, before TensorFlow
-// decodes them. BMP, which the standard library cannot parse, is left to TensorFlow.
+// Bounds on what Load reads itself: a protocol buffer cannot exceed 2 GiB, and the assets are a
+// label list and a small JSON file.
+const (
+	maxGraphFile = 2 << 30
+	maxAssetFile = 64 << 20
+)
+
+// checkHeader refuses, before TensorFlow decodes anything, data that is not an image, images over the
+// pixel limit (every frame of a GIF counted), and what the graph's decoder cannot read: it takes
+// JPEG, PNG and single-frame GIF only (DecodeJpeg refuses BMP, WebP and animated GIFs).
 func (m *Model) checkHeader(b []byte) error {
 	if len(b) == 0 {
 		return errors.New("empty")
 	}
-	cfg, _, err := image.DecodeConfig(bytes.NewReader(b))
+	cfg, err := pipeline.DecodeConfig(b, m.maxPixel)
 	switch {
-	case errors.Is(err, image.ErrFormat) && bytes.HasPrefix(b, []byte("BM")):
-		return nil
-	case errors.Is(err, image.ErrFormat):
-		return errors.New("not a JPEG, PNG, GIF or BMP image")
 	case err != nil:
-		return fmt.Errorf("corrupt image header: %w", err)
-	case m.maxPixel > 0 && cfg.Width*cfg.Height > m.maxPixel:
-		return fmt.Errorf("%d×%d pixels exceed the limit of %d", cfg.Width, cfg.Height, m.maxPixel)
+		return err
+	case cfg.Format != "jpeg" && cfg.Format != "png" && cfg.Format != "gif":
+		return fmt.Errorf("a %s image: the %s signature decodes JPEG, PNG and single-frame GIF; decode it in Go (pipeline.DecodeFile, as cmd/predict does) and call Predict", strings.ToUpper(cfg.Format), PredictJPEG)
+	case cfg.Frames > 1:
+		return fmt.Errorf("an animated GIF (%d frames): the %s signature decodes single-frame images; decode its first frame in Go (pipeline.DecodeFile) and call Predict", cfg.Frames, PredictJPEG)
 	}
 	return nil
 }
@@ -375,6 +386,14 @@ func (m *Model) run(ctx context.Context, e entry, input *tf.Tensor, opts []Predi
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if sh := input.Shape(); len(sh) > 0 && sh[0] == 0 {
+		// Nothing to compute; and oneDNN's convolution refuses an empty batch on some CPUs.
+		p := &Prediction{Logits: [][]float32{}, Probabilities: [][]float32{}}
+		if o.cam {
+			p.CAM = [][][][]float32{}
+		}
+		return p, nil
 	}
 	fetches := []tf.Output{e.logits, e.probs}
 	if o.cam {

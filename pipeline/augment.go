@@ -138,7 +138,7 @@ func EvalImage(img image.Image, cfg Config) ([]float32, error) {
 	return out, nil
 }
 
-// EvalEncoded decodes an encoded image (JPEG, PNG, GIF) under cfg's pixel limit and applies the
+// EvalEncoded decodes an encoded image (JPEG, PNG, GIF, BMP, WebP) under cfg's pixel limit and applies the
 // eval transforms, with reduced-scale JPEG decoding when cfg allows it: the same path as the eval
 // pipeline. Errors are *BadImageError.
 func EvalEncoded(data []byte, cfg Config) ([]float32, error) {

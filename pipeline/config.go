@@ -50,14 +50,19 @@ type Config struct {
 	Deterministic bool
 
 	OnBadImage string // "skip" (log a warning, count, go on) or "fail" (Next returns the error)
-	MaxPixels  int    // larger images are refused from their header (decompression bombs); <= 0: no limit
+	MaxPixels  int    // larger images are refused from their header (decompression bombs; every frame of a GIF counts); <= 0: no limit
+	// MaxFileBytes refuses larger image files before reading them; <= 0: DefaultMaxFileBytes
+	// (there is no unlimited setting: the size of what is read into memory is always bounded).
+	MaxFileBytes int64
 	// ScaledDecode lets JPEGs be decoded at 1/2, 1/4 or 1/8 scale by libjpeg-turbo (the
 	// default build; not with the tag noturbojpeg) when the reduced image is still at least as large as what the crop is resized
 	// to, which saves most of the decoding time for large photos. The result then differs slightly
 	// from PIL's full decode + antialiased resize (TestScaledDecode measures how much).
 	ScaledDecode bool
 
-	Logger *slog.Logger // warnings about skipped images; nil: slog.Default()
+	// Logger gets the warnings about skipped images, one per file and reason in a process (later
+	// passes count the file without naming it again); nil: slog.Default().
+	Logger *slog.Logger
 }
 
 // DefaultConfig returns the defaults of DESIGN.md section 5: 448×448 crops of images resized to
@@ -77,6 +82,7 @@ func DefaultConfig() Config {
 		Deterministic:   true,
 		OnBadImage:      "skip",
 		MaxPixels:       DefaultMaxPixels,
+		MaxFileBytes:    DefaultMaxFileBytes,
 		ScaledDecode:    true,
 	}
 }

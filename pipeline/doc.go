@@ -31,15 +31,30 @@
 //
 // # Decoding
 //
-// JPEG, PNG and GIF are decoded to 8-bit RGB as PIL's convert("RGB") does: gray is replicated,
-// alpha dropped, CMYK converted, 16-bit samples reduced to their high byte. Headers are checked
-// with image.DecodeConfig before any pixel is decoded, so a configurable pixel limit stops
-// decompression bombs. Bad files (empty, truncated, corrupt, unsupported, too large) give a
-// *BadImageError and are skipped with a warning and counted, or fail the pass
-// (Config.OnBadImage); nothing panics. JPEGs are decoded by libjpeg-turbo through cgo (Debian's
-// libturbojpeg0-dev, which `make setup` installs), the library PIL and TensorFlow use: identical to
-// PIL, about four times faster than image/jpeg here, and able to decode large photos at 1/2, 1/4 or
-// 1/8 scale when the crop allows (Config.ScaledDecode). Built with the tag noturbojpeg (or without
-// cgo) JPEGs are decoded by Go's image/jpeg instead, with libjpeg's chroma upsampling and colour
-// conversion added so that results are within a few units of PIL's.
+// JPEG, PNG, GIF (the first frame), BMP and WebP (lossless and lossy, without animation) are
+// decoded to 8-bit RGB exactly as PIL 9.4's Image.open(f).convert("RGB") does (TestDecodeFormatsMatchPIL
+// compares every PNG colour type and each format with PIL): gray is replicated; alpha is dropped,
+// not composited, and a transparent palette entry keeps its colour; CMYK is converted; 16-bit
+// colour and grey+alpha samples keep their high byte; a 16-bit grey PNG, which PIL opens as mode
+// "I", is clipped at 255 as PIL does (so most of its values come out white: convert such images to
+// 8 bits first); lossy WebP's limited-range Y'CbCr is converted with libwebp's fancy upsampling and
+// fixed-point arithmetic. Formats lists the formats and Extensions their file name extensions, the
+// one list that dataset indexes and cmd/predict collect files by. TIFF, HEIC, AVIF and the like
+// are refused with an error naming the format.
+//
+// Files are read with ReadImageFile (package safefile): only regular files, symbolic links
+// followed, of at most Config.MaxFileBytes, in chunks that stop when the context is cancelled; a
+// named pipe, a device or a directory where an image should be is a bad image at once, never a
+// blocked worker or an endless read. Headers are checked with image.DecodeConfig before any pixel
+// is decoded, so a configurable pixel limit stops decompression bombs; every frame of an animated
+// GIF counts against it (decoders that composite frames need the canvas once a frame). Bad files
+// (unreadable, not regular, empty, truncated, corrupt, unsupported, too large) give a
+// *BadImageError and are skipped with a warning (one per file in a process, however many epochs
+// meet it) and counted, or fail the pass (Config.OnBadImage); nothing panics. JPEGs are decoded by
+// libjpeg-turbo through cgo (Debian's libturbojpeg0-dev, which `make setup` installs), the library
+// PIL and TensorFlow use: identical to PIL, about four times faster than image/jpeg here, and able
+// to decode large photos at 1/2, 1/4 or 1/8 scale when the crop allows (Config.ScaledDecode). Built
+// with the tag noturbojpeg (or without cgo) JPEGs are decoded by Go's image/jpeg instead, with
+// libjpeg's chroma upsampling and colour conversion added so that results are within a few units of
+// PIL's.
 package pipeline

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -113,11 +112,12 @@ func (l *loader) process(data []byte, path string, train bool, rng *rand.Rand) (
 	return pix, nil
 }
 
-// load reads and preprocesses one record.
-func (l *loader) load(it Item, train bool) (*sample, error) {
-	data, err := os.ReadFile(it.Path)
+// load reads and preprocesses one record. The file is read with ReadImageFile: a named pipe or a
+// device in a dataset is a bad image, not a hang or an endless read, and cancelling ctx stops a read.
+func (l *loader) load(ctx context.Context, it Item, train bool) (*sample, error) {
+	data, err := ReadImageFile(ctx, it.Path, l.cfg.MaxFileBytes)
 	if err != nil {
-		return nil, &BadImageError{Path: it.Path, Err: err}
+		return nil, err
 	}
 	var rng *rand.Rand
 	if train {
@@ -130,6 +130,28 @@ func (l *loader) load(it Item, train bool) (*sample, error) {
 	return &sample{pix: pix, label: it.Label, index: it.Index, path: it.Path}, nil
 }
 
+// warnedBad holds the bad images already named in a warning, by path and reason; warnedCount counts
+// them, so that a long-lived process meeting ever new bad files stops remembering (and then warns
+// every time) instead of growing without bound.
+var (
+	warnedBad   sync.Map
+	warnedCount atomic.Int64
+)
+
+const maxWarned = 1 << 16
+
+// firstWarning reports whether bad has not been named in a warning yet, and remembers it.
+func firstWarning(bad *BadImageError) bool {
+	if bad.Path == "" || warnedCount.Load() >= maxWarned {
+		return true
+	}
+	if _, seen := warnedBad.LoadOrStore(bad.Path+"\x00"+bad.Err.Error(), true); seen {
+		return false
+	}
+	warnedCount.Add(1)
+	return true
+}
+
 // skip is the IgnoreErrors predicate of OnBadImage "skip": bad images are logged and counted.
 func (l *loader) skip(err error) bool {
 	var bad *BadImageError
@@ -138,7 +160,11 @@ func (l *loader) skip(err error) bool {
 	}
 	n := l.skipped.Add(1)
 	l.firstBad.CompareAndSwap(nil, bad)
-	l.cfg.logger().Warn("pipeline: skipping bad image", "path", bad.Path, "err", bad.Err, "skipped", n)
+	// Every pass meets the same bad files again: name each once per process (and per reason),
+	// then only count it, so that a long run's log is not one warning per file and epoch.
+	if firstWarning(bad) {
+		l.cfg.logger().Warn("pipeline: skipping bad image", "path", bad.Path, "err", bad.Err, "skipped", n)
+	}
 	return true
 }
 
@@ -197,6 +223,9 @@ func newLoader(ctx context.Context, records []Record, cfg Config, epoch int, tra
 	if len(records) == 0 {
 		return nil, errNoRecords
 	}
+	if !train && cfg.BatchSize > len(records) {
+		cfg.BatchSize = len(records) // an evaluation never needs a buffer larger than its split
+	}
 	l := &loader{cfg: cfg}
 	src := Records(records)
 	if train {
@@ -206,8 +235,8 @@ func newLoader(ctx context.Context, records []Record, cfg Config, epoch int, tra
 		}
 		src = Shuffle(src, buf, cfg.Seed, true)
 	}
-	samples := Map(src, cfg.Workers, cfg.Deterministic || !train, func(_ context.Context, it Item) (*sample, error) {
-		return l.load(it, train)
+	samples := Map(src, cfg.Workers, cfg.Deterministic || !train, func(ctx context.Context, it Item) (*sample, error) {
+		return l.load(ctx, it, train)
 	})
 	if cfg.OnBadImage == "skip" {
 		samples = IgnoreErrors(samples, l.skip)

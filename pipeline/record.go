@@ -17,4 +17,14 @@ type Index struct {
 	Classes []string // Classes[label] is the name of class label
 	Train   []Record
 	Test    []Record
+	// Skipped lists what the index left out, each with the reason: files of an unsupported
+	// format, files that are not regular files, hidden files and folders, listed images that are
+	// missing (with datasets.SkipMissing).
+	Skipped []Skipped
+}
+
+// Skipped is a file or folder a dataset index left out.
+type Skipped struct {
+	Path   string // as Record.Path: the root joined with the path inside the dataset
+	Reason string // the same for every file left out for one cause, so that they can be grouped
 }

@@ -599,7 +599,10 @@ func (r *runner) logEpoch(work context.Context, m EpochMetrics) error {
 func (r *runner) logCAMs(work context.Context, step int64, recs []pipeline.Record) error {
 	overlays, err := CAMs(work, r.sess, r.tg, r.data.Loader, recs)
 	if err != nil {
-		return fmt.Errorf("class activation maps: %w", err)
+		// Pictures for TensorBoard are not worth a run: an unreadable image among them costs the
+		// pictures of this epoch, not the training.
+		r.prog.Warnf("warning: class activation maps of epoch %d left out: %v", step, err)
+		return nil
 	}
 	for i, o := range overlays {
 		if err := r.events.Image(step, fmt.Sprintf("cam/%d", i), o.PNG, o.Size, o.Size, 3); err != nil {

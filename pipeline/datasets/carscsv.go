@@ -1,6 +1,7 @@
 package datasets
 
 import (
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -171,12 +172,11 @@ func (s *source) carsImageDir(c carImage, classes []string) string {
 
 // readCarsCSV reads one CSV annotation file; split is "train", "test", or "" to read a split column.
 func (s *source) readCarsCSV(name, split string) ([]carImage, error) {
-	f, err := s.fsys.Open(name)
+	b, err := s.read(name)
 	if err != nil {
-		return nil, fmt.Errorf("cars: %w", notExist(err, s.file(name)))
+		return nil, err
 	}
-	defer f.Close()
-	r := csv.NewReader(f)
+	r := csv.NewReader(bytes.NewReader(b))
 	r.FieldsPerRecord = -1
 	r.TrimLeadingSpace = true
 	var (

@@ -21,9 +21,33 @@
 //     (or the nested cars_train/cars_train/ of some copies);
 //     3. CSV annotations: see the CSV section below.
 //     The MATLAB boxes are 1-based and inclusive; they become Box{x1-1, y1-1, x2, y2}.
-//   - "folder": one folder per class, root/<class>/**/*.{jpg,jpeg,png}, with optional root/train/<class>
-//     and root/test/<class> splits. Classes are the folder names in sorted order. Without split
-//     folders every image is a training image, unless the TestSplit option carves a test split.
+//   - "folder": one folder per class (torchvision's ImageFolder), root/<class>/**/*.{jpg,jpeg,png,
+//     gif,bmp,webp} (pipeline.Extensions, in any letter case), with optional root/train/<class> and
+//     root/test/<class> splits. Classes are the folder names in sorted order. Without a test/ folder
+//     there is no test split unless the TestSplit option (data.test_fraction in a run's
+//     configuration) holds out a seeded, stratified fraction of each class; see "Class folders".
+//
+// # Class folders
+//
+// What the folder format takes, and what it leaves out (nothing is left out silently: every file or
+// folder left out is in Index.Skipped with its reason, and Open logs one notice per reason naming
+// the first few and counting the rest, e.g. "skipped 3 files: a/x.tiff, a/y.heic, b/z.txt
+// (unsupported format; supported: .jpg, ...)"):
+//
+//   - Symbolic links are followed, to class folders, to folders inside them and to images, as
+//     torchvision does; Open logs the links it followed. A broken link and a link back to a folder
+//     being searched (a loop) are left out.
+//   - A file or folder whose name starts with "." is hidden (.DS_Store, .ipynb_checkpoints, the
+//     "._name.jpg" files macOS leaves on other file systems) and left out.
+//   - A folder whose name starts with "_" (__MACOSX, _trash, _unused) is not a class and is not
+//     searched. A file whose name starts with "_" is an ordinary image (cameras write _MG_1234.JPG).
+//   - Files with other extensions (.tif, .heic, .txt ...) are left out as an unsupported format;
+//     so are files that are not regular files (a named pipe, a device) and empty files.
+//   - With train/ and test/ folders, other folders in the root (val/, say) are not read.
+//
+// A dataset with no test images is an error wrapping ErrNoTestImages whose message says what to do:
+// for class folders, add root/test/<class>/ folders or set data.test_fraction (TestSplit); a test
+// fraction for a dataset that has its own test split is an error too, not ignored.
 //
 // # Stanford Cars as CSV
 //
@@ -51,8 +75,10 @@
 // # Validation
 //
 // Open checks everything it reads: a missing root or annotation file, a malformed line, an unknown
-// or duplicate id, a class id out of range, an image listed but not on disk (an error, or dropped and
-// counted with SkipMissing) and a path that leaves the root all give an error naming the file and the
-// line (or the MAT variable element). SplitValidation carves a seeded, stratified validation split
+// or duplicate id, a class id out of range, an image listed but not on disk or not a regular file (an
+// error, or dropped, counted and listed with SkipMissing) and a path that leaves the root all give an
+// error naming the file and the line (or the MAT variable element). Annotation files are read with
+// package safefile: only regular files (symbolic links followed) of at most MaxAnnotationBytes, so
+// that a named pipe or a device given as an annotation file is an error at once, not a hang. SplitValidation carves a seeded, stratified validation split
 // from the training records.
 package datasets

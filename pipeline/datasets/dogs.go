@@ -1,6 +1,7 @@
 package datasets
 
 import (
+	"bytes"
 	"fmt"
 	"path"
 	"regexp"
@@ -15,12 +16,11 @@ var wnid = regexp.MustCompile(`^n\d+-`)
 
 // mat reads a MAT-file of the dataset.
 func (s *source) mat(name string) (map[string]*matfile.Value, error) {
-	f, err := s.fsys.Open(name)
+	b, err := s.read(name)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s.format, notExist(err, s.file(name)))
+		return nil, err
 	}
-	defer f.Close()
-	vars, err := matfile.Read(f)
+	vars, err := matfile.Read(bytes.NewReader(b))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", s.format, s.file(name), err)
 	}

@@ -11,7 +11,9 @@ import (
 )
 
 func ExampleOpen() {
-	// A class-folder dataset: root/<class>/*.jpg (the files need not be valid images to be indexed).
+	// A class-folder dataset without train/ and test/ folders: root/<class>/*.jpg. TestSplit holds
+	// out half of each class as the test split. (The files need not be valid images to be
+	// indexed, only non-empty regular files.)
 	root, err := os.MkdirTemp("", "folder")
 	if err != nil {
 		log.Fatal(err)
@@ -19,7 +21,7 @@ func ExampleOpen() {
 	defer os.RemoveAll(root)
 	for _, p := range []string{"sparrow/1.jpg", "sparrow/2.jpg", "finch/1.jpg", "finch/2.png"} {
 		os.MkdirAll(filepath.Join(root, filepath.Dir(p)), 0o755)
-		os.WriteFile(filepath.Join(root, p), nil, 0o644)
+		os.WriteFile(filepath.Join(root, p), []byte("not decoded by Open"), 0o644)
 	}
 	idx, err := datasets.Open("folder", root, datasets.TestSplit(0.5, 1))
 	if err != nil {

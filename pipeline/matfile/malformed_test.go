@@ -4,8 +4,14 @@ import (
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
+	"errors"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/finegrain/finegrain/pipeline/safefile"
 )
 
 func TestMalformed(t *testing.T) {
@@ -145,4 +151,27 @@ func FuzzRead(f *testing.F) {
 			walk(v, 0)
 		}
 	})
+}
+
+// TestReadFileSpecialFiles: ReadFile reads only regular files. A named pipe used to block the open
+// forever and /dev/zero to be read until memory ran out; both are now refused at once, naming the
+// path and the kind of file.
+func TestReadFileSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "train_list.mat")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ path, kind string }{{fifo, "named pipe"}, {"/dev/zero", "character device"}, {dir, "directory"}} {
+		done := make(chan error, 1)
+		go func() { _, err := ReadFile(tt.path); done <- err }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, safefile.ErrNotRegular) || !strings.Contains(err.Error(), tt.path) || !strings.Contains(err.Error(), tt.kind) {
+				t.Errorf("ReadFile(%s): %v, want an error naming it as a %s", tt.path, err, tt.kind)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("ReadFile(%s) still blocked after 10 s", tt.path)
+		}
+	}
 }

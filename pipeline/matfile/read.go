@@ -3,13 +3,15 @@ package matfile
 import (
 	"bytes"
 	"compress/zlib"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strings"
+
+	"github.com/finegrain/finegrain/pipeline/safefile"
 )
 
 // Data types of MAT v5 data elements (miINT8 ...).
@@ -57,14 +59,17 @@ const (
 	maxElements = 1 << 50
 )
 
-// ReadFile reads all variables of the MAT-file at path.
+// MaxFileBytes is the largest MAT-file ReadFile reads: dataset annotations are a few megabytes.
+const MaxFileBytes = 256 << 20
+
+// ReadFile reads all variables of the MAT-file at path, which must be a regular file (symbolic
+// links followed) of at most MaxFileBytes: a named pipe or a device is refused, not read forever.
 func ReadFile(path string) (map[string]*Value, error) {
-	f, err := os.Open(path)
+	b, err := safefile.Read(context.Background(), path, MaxFileBytes)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	vars, err := Read(f)
+	vars, err := Read(bytes.NewReader(b))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}

@@ -13,6 +13,8 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+
+	"github.com/finegrain/finegrain/pipeline/safefile"
 )
 
 // Files of a benchmark besides the CUB layout.
@@ -41,7 +43,8 @@ func Complete(dir string, cfg Config) bool {
 	if _, err := os.Stat(filepath.Join(dir, IncompleteFile)); err == nil {
 		return false
 	}
-	b, err := os.ReadFile(filepath.Join(dir, MarkerFile))
+	// data.root is the user's: a marker that is a pipe or a huge file must not hang or fill memory.
+	b, err := safefile.Read(context.Background(), filepath.Join(dir, MarkerFile), 1<<20)
 	if err != nil {
 		return false
 	}

@@ -35,9 +35,11 @@ func fuzzConfig() pipeline.Config {
 //
 // The committed seed corpus (testdata/fuzz/FuzzImagePath) holds what Go's encoders cannot write,
 // made with PIL 9.4: progressive, grayscale, CMYK, 4:4:4, odd-sized, EXIF-rotated and 1×1 JPEGs;
-// 16-bit gray, gray+alpha, transparent-palette, 1-bit, RGBA and 300×1 PNGs; a two-frame GIF; and a BMP
-// and a TIFF (formats the pipeline refuses); and a PNG header declaring 1000×1000 pixels with no
-// pixel data (past the pixel limit here).
+// 16-bit gray, gray+alpha, transparent-palette, 1-bit, RGBA and 300×1 PNGs; two- and five-frame
+// GIFs (every frame counts against the pixel limit); 24-bit and paletted BMPs and lossless, lossy
+// and lossy-with-alpha WebPs (formats the pipeline decodes with golang.org/x/image); a TIFF (a
+// format it refuses, by name); and a PNG header declaring 1000×1000 pixels with no pixel data (past
+// the pixel limit here).
 func FuzzImagePath(f *testing.F) {
 	m := image.NewRGBA(image.Rect(0, 0, 19, 13))
 	for i := range m.Pix {

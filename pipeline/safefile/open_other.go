@@ -1,0 +1,6 @@
+//go:build !unix
+
+package safefile
+
+// openFlags: systems without O_NONBLOCK rely on the stat before the open.
+const openFlags = 0
