@@ -78,7 +78,8 @@ type Summary struct {
 	TestTop1         float64  `json:"test_top1"`
 	TestTop5         float64  `json:"test_top5"`
 	TestMeanClassAcc float64  `json:"test_mean_class_acc"`
-	ValTop1          *float64 `json:"val_top1"` // of the selected model; null without a validation split
+	FinalTestTop1    *float64 `json:"final_test_top1"` // the last epoch's model, whichever model was selected
+	ValTop1          *float64 `json:"val_top1"`        // of the selected model; null without a validation split
 	Epochs           int      `json:"epochs"`
 	BestEpoch        int      `json:"best_epoch"` // the epoch of the selected model
 	WallSeconds      float64  `json:"wall_seconds"`
@@ -621,7 +622,7 @@ func (r *runner) finish(work context.Context) (*Summary, error) {
 	}
 	chosen, selEpoch := ptrFile.Latest, st.Epoch
 	note := "the model of the last epoch; the test split was never used for selection"
-	var valTop1 *float64
+	var valTop1, finalTop1 *float64
 	if len(st.History) > 0 {
 		valTop1 = st.History[len(st.History)-1].ValTop1
 	}
@@ -630,6 +631,12 @@ func (r *runner) finish(work context.Context) (*Summary, error) {
 		valTop1 = ptr(st.BestVal)
 		note = fmt.Sprintf("the epoch with the best top-1 on a validation split of %d images carved from the training set; the test split was never used for selection", len(r.data.Val))
 		if chosen != ptrFile.Latest {
+			// The last epoch's model is reported beside the selected one (never used to select).
+			last, err := Evaluate(work, r.sess, r.tg, r.data.Loader, r.data.Test)
+			if err != nil {
+				return nil, fmt.Errorf("test evaluation of the last epoch: %w", err)
+			}
+			finalTop1 = ptr(last.Top1Acc())
 			if err := r.tg.Saver.RestoreFrom(r.sess, filepath.Join(r.ckpt.Dir, chosen, modelPrefix)); err != nil {
 				return nil, err
 			}
@@ -638,6 +645,9 @@ func (r *runner) finish(work context.Context) (*Summary, error) {
 	ev, err := Evaluate(work, r.sess, r.tg, r.data.Loader, r.data.Test)
 	if err != nil {
 		return nil, fmt.Errorf("test evaluation: %w", err)
+	}
+	if finalTop1 == nil {
+		finalTop1 = ptr(ev.Top1Acc())
 	}
 	last := &st.History[len(st.History)-1]
 	last.TestTop1, last.TestTop5, last.TestMeanClass = ptr(ev.Top1Acc()), ptr(ev.Top5Acc()), ptr(ev.MeanClassAcc())
@@ -652,7 +662,8 @@ func (r *runner) finish(work context.Context) (*Summary, error) {
 	}
 	s := &Summary{
 		NumClasses: r.tg.Net.NumClasses, TestTop1: ev.Top1Acc(), TestTop5: ev.Top5Acc(), TestMeanClassAcc: ev.MeanClassAcc(),
-		ValTop1: valTop1, Epochs: st.Epoch, BestEpoch: selEpoch,
+		FinalTestTop1: finalTop1,
+		ValTop1:       valTop1, Epochs: st.Epoch, BestEpoch: selEpoch,
 		WallSeconds: r.wall(), TrainSeconds: st.TrainSeconds,
 		ImagesPerSecond: float64(st.Step*int64(cfg.Train.BatchSize)) / math.Max(st.TrainSeconds, 1e-9),
 		Attention:       cfg.Model.Attention, Dataset: cfg.Data.Format, DataRoot: cfg.Data.Root, Seed: cfg.Train.Seed,

@@ -1,9 +1,14 @@
-// Command report gathers the finished runs below a sweep directory (RUN/summary.json, RUN/metrics.jsonl)
-// into the layout of the paper's Table 1 — rows datasets, columns ResNet, FCN, CA, SA, CSCA, cells
-// mean ± sample standard deviation of the test top-1 accuracy over seeds, the best of each row in bold —
-// and writes report.md, table.csv, runs.csv and PNG plots (accuracy per variant and dataset, training
-// curves per variant) into the sweep directory or -out. The report is also printed. Runs without a
-// readable summary are listed as skipped, with their paths.
+// Command report gathers the finished runs below a sweep directory (RUN/summary.json, RUN/config.yaml,
+// RUN/metrics.jsonl) into the layout of the paper's Table 1 — rows datasets (a data root and class
+// count), columns ResNet, FCN, CA, SA, CSCA, cells mean ± sample standard deviation of the test top-1
+// accuracy over seeds, the best of each row in bold — and, below it, each variant's paired difference to
+// ResNet (same seed, dataset and settings) with its standard error, for the selected checkpoint and the
+// last epoch. Runs that differ in a setting besides the variant and the seed (depth, width, gate form,
+// fusion, stages, pretrained weights, image size...) are never averaged together: each value has its own
+// column, and the report names the settings that differ. It writes report.md, table.csv, paired.csv,
+// runs.csv and PNG plots (accuracy per column and dataset, training curves per column) into the sweep
+// directory or -out. The report is also printed. Runs without a readable summary are listed as skipped,
+// with their paths.
 //
 // Usage:
 //
@@ -43,7 +48,7 @@ func (e usageError) Error() string { return e.msg }
 func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	out := fs.String("out", "", "directory for report.md, table.csv, runs.csv and the plots (default RUNS_DIR)")
+	out := fs.String("out", "", "directory for report.md, table.csv, paired.csv, runs.csv and the plots (default RUNS_DIR)")
 	paper := fs.Bool("paper", false, "add the paper's Table 1 (real datasets, ResNet-50) beside ours")
 	plots := fs.Bool("plots", true, "draw the PNG plots")
 	metric := fs.String("metric", "test_top1", "summary field in the cells: "+strings.Join(report.Metrics, ", "))

@@ -22,18 +22,25 @@ type Summary struct {
 	TestMeanClassAcc float64 `json:"test_mean_class_acc"`
 	ValTop1          float64 `json:"val_top1"` // NaN without a validation split (null or absent)
 	Epochs           int     `json:"epochs"`
+	BestEpoch        int     `json:"best_epoch"` // the epoch of the selected model; 0 when absent
 	WallSeconds      float64 `json:"wall_seconds"`
 	ImagesPerSecond  float64 `json:"images_per_second"`
 	Attention        string  `json:"attention"`
-	Dataset          string  `json:"dataset"`
+	Dataset          string  `json:"dataset"`   // the data FORMAT (folder, cub, synthetic...), not which dataset
+	DataRoot         string  `json:"data_root"` // "" when absent
 	Seed             int64   `json:"seed"`
 	Selection        string  `json:"selection"`
 	Depth            int     `json:"depth"`
 	WidthMultiplier  float64 `json:"width_multiplier"` // 0 when absent
 	ImageSize        int     `json:"image_size"`
 	TrainImages      int     `json:"train_images"` // 0 when absent
+	ValImages        int     `json:"val_images"`   // −1 when absent (0 is a run without a validation split)
 	TestImages       int     `json:"test_images"`  // 0 when absent
 	Params           int64   `json:"params"`
+	// FinalTestTop1 is the test top-1 of the last epoch's model when train.selection chose an earlier
+	// epoch; NaN when absent. Package train does not write it yet: without it such a run's final-epoch
+	// result is unknown, because the test_top1 on the last line of metrics.jsonl is the selected model's.
+	FinalTestTop1 float64 `json:"final_test_top1"`
 }
 
 // Epoch is the part of one line of RUN/metrics.jsonl the report draws. A value the line lacks is NaN.
@@ -42,6 +49,7 @@ type Epoch struct {
 	TrainLoss float64
 	TrainTop1 float64
 	ValTop1   float64
+	TestTop1  float64 // only on the last line, and of the model summary.json's test_top1 measures
 }
 
 // Run is one finished run directory.
@@ -49,6 +57,12 @@ type Run struct {
 	Dir     string
 	Summary Summary
 	Epochs  []Epoch // ordered by epoch, one per epoch; nil without metrics.jsonl
+	// Name is the sweep's name of the run's dataset (the <dataset> of <dataset>/<variant>/seed<S>), ""
+	// outside that layout. It names a row; it does not decide which runs share one.
+	Name string
+	// Config is RUN/config.yaml flattened to dotted keys (model.gate_form), values in the text form of
+	// flattenConfig; nil without a readable file. It is what tells unlike runs apart.
+	Config map[string]string
 }
 
 // Problem is a file that could not be used; the report goes on without it.
@@ -120,9 +134,11 @@ func loadRun(dir string) (*Run, []Problem) {
 	}
 	var s Summary
 	var has struct {
-		TestTop1 *float64 `json:"test_top1"`
-		ValTop1  *float64 `json:"val_top1"`
-		Seed     *int64   `json:"seed"`
+		TestTop1      *float64 `json:"test_top1"`
+		ValTop1       *float64 `json:"val_top1"`
+		Seed          *int64   `json:"seed"`
+		ValImages     *int     `json:"val_images"`
+		FinalTestTop1 *float64 `json:"final_test_top1"`
 	}
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, []Problem{{path, fmt.Errorf("parse: %w", err)}}
@@ -135,6 +151,12 @@ func loadRun(dir string) (*Run, []Problem) {
 	}
 	if has.ValTop1 == nil {
 		s.ValTop1 = math.NaN() // trained without a validation split
+	}
+	if has.ValImages == nil {
+		s.ValImages = -1
+	}
+	if has.FinalTestTop1 == nil {
+		s.FinalTestTop1 = math.NaN()
 	}
 	if s.Dataset == "" || s.Attention == "" || has.Seed == nil {
 		// <dataset>/<variant>/seed<S>
@@ -153,9 +175,26 @@ func loadRun(dir string) (*Run, []Problem) {
 		}
 	}
 	run := &Run{Dir: dir, Summary: s}
-	epochs, problems := loadMetrics(filepath.Join(dir, "metrics.jsonl"))
+	// Only the sweep's own layout names the dataset: the variant directory must be the run's variant.
+	if layout.MatchString(filepath.Base(dir)) && filepath.Base(filepath.Dir(dir)) == s.Attention {
+		if name := filepath.Base(filepath.Dir(filepath.Dir(dir))); name != "." && name != string(filepath.Separator) {
+			run.Name = name
+		}
+	}
+	var problems []Problem
+	cfgPath := filepath.Join(dir, "config.yaml")
+	if b, err := os.ReadFile(cfgPath); err == nil {
+		cfg, err := flattenConfig(b)
+		if err != nil {
+			problems = append(problems, Problem{cfgPath, fmt.Errorf("%w; the run's settings are taken from summary.json alone", err)})
+		}
+		run.Config = cfg
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		problems = append(problems, Problem{cfgPath, err})
+	}
+	epochs, ps := loadMetrics(filepath.Join(dir, "metrics.jsonl"))
 	run.Epochs = epochs
-	return run, problems
+	return run, append(problems, ps...)
 }
 
 // loadMetrics reads metrics.jsonl; a missing file is no problem (no curves), a bad line is.
@@ -181,6 +220,7 @@ func loadMetrics(path string) ([]Epoch, []Problem) {
 			TrainLoss *float64 `json:"train_loss"`
 			TrainTop1 *float64 `json:"train_top1"`
 			ValTop1   *float64 `json:"val_top1"`
+			TestTop1  *float64 `json:"test_top1"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
 			problems = append(problems, Problem{fmt.Sprintf("%s:%d", path, line), fmt.Errorf("parse: %w", err)})
@@ -190,7 +230,8 @@ func loadMetrics(path string) ([]Epoch, []Problem) {
 			problems = append(problems, Problem{fmt.Sprintf("%s:%d", path, line), errors.New("no epoch")})
 			continue
 		}
-		byEpoch[*m.Epoch] = Epoch{Epoch: *m.Epoch, TrainLoss: orNaN(m.TrainLoss), TrainTop1: orNaN(m.TrainTop1), ValTop1: orNaN(m.ValTop1)}
+		byEpoch[*m.Epoch] = Epoch{Epoch: *m.Epoch, TrainLoss: orNaN(m.TrainLoss), TrainTop1: orNaN(m.TrainTop1), ValTop1: orNaN(m.ValTop1),
+			TestTop1: orNaN(m.TestTop1)}
 	}
 	if err := sc.Err(); err != nil {
 		problems = append(problems, Problem{path, err})

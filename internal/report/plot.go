@@ -25,15 +25,15 @@ const (
 	dpi    = 110
 )
 
-// Plots draws, in dir, accuracy.png (one panel per dataset: a bar per variant at the mean over seeds,
+// Plots draws, in dir, accuracy.png (one panel per dataset: a bar per column at the mean over seeds,
 // error bars of one sample standard deviation, a dot per seed) and, for every dataset whose runs have
 // metrics, curves_<dataset>.png (validation top-1 — training top-1 without a validation split — and
-// training loss against the epoch, one line per variant, the mean over seeds). It returns the files
+// training loss against the epoch, one line per column, the mean over seeds). It returns the files
 // written.
-func Plots(dir string, t *Table, runs []Run) (files []string, err error) {
+func Plots(dir string, t *Table) (files []string, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("plot: %v", r)
+			err = fmt.Errorf("plot in %s: %v", dir, r)
 		}
 	}()
 	if len(t.Rows) == 0 {
@@ -44,18 +44,25 @@ func Plots(dir string, t *Table, runs []Run) (files []string, err error) {
 		return files, err
 	}
 	files = append(files, path)
+	used := map[string]bool{}
 	for _, row := range t.Rows {
-		var rs []Run
-		for _, r := range runs {
-			if r.Summary.Dataset == row.Dataset && len(r.Epochs) > 0 {
-				rs = append(rs, r)
+		withCurves := false
+		for _, runs := range row.groups {
+			for _, r := range runs {
+				withCurves = withCurves || len(r.Epochs) > 0
 			}
 		}
-		if len(rs) == 0 {
+		if !withCurves {
 			continue
 		}
-		path := filepath.Join(dir, "curves_"+fileName(row.Dataset)+".png")
-		if err := curvesPlot(path, t, row.Dataset, rs); err != nil {
+		// Two datasets whose names differ only in characters a file name drops keep two files.
+		name := fileName(row.Dataset)
+		for i := 2; used[name]; i++ {
+			name = fileName(row.Dataset) + "_" + strconv.Itoa(i)
+		}
+		used[name] = true
+		path := filepath.Join(dir, "curves_"+name+".png")
+		if err := curvesPlot(path, t, row); err != nil {
 			return files, err
 		}
 		files = append(files, path)
@@ -82,9 +89,9 @@ func shortTitle(v string) string {
 	return strings.ToUpper(v)
 }
 
-// variantColor is the colour of a variant in every plot.
-func variantColor(t *Table, v string) color.Color {
-	return plotutil.Color(slices.Index(t.Variants, v))
+// columnColor is the colour of a column in every plot.
+func columnColor(i int) color.Color {
+	return plotutil.Color(i)
 }
 
 // meanErr is points with symmetric Y errors.
@@ -104,20 +111,20 @@ func accuracyPlot(path string, t *Table) error {
 		p.X.Label.Text = "bar: mean over seeds · error bar: ±1 sample std · dot: one seed · *: best"
 		p.X.Label.TextStyle.Font.Size = vg.Points(9)
 		p.Add(plotter.NewGrid())
-		names := make([]string, len(t.Variants))
+		names := make([]string, len(t.Columns))
 		top := 0.0
-		for i, v := range t.Variants {
-			names[i] = shortTitle(v)
+		for i, col := range t.Columns {
+			names[i] = col.short
 			c := row.Cells[i]
 			if c == nil {
 				continue
 			}
-			bar, err := plotter.NewBarChart(plotter.Values{c.Mean}, vg.Points(34))
+			bar, err := plotter.NewBarChart(plotter.Values{c.Mean}, vg.Points(min(34, 250/float64(len(t.Columns)))))
 			if err != nil {
 				return fmt.Errorf("plot %s: %w", path, err)
 			}
 			bar.XMin = float64(i)
-			bar.Color = variantColor(t, v)
+			bar.Color = columnColor(i)
 			bar.LineStyle.Width = 0
 			p.Add(bar)
 			top = max(top, c.Mean)
@@ -157,7 +164,7 @@ func accuracyPlot(path string, t *Table) error {
 			p.Add(lb)
 		}
 		p.NominalX(names...)
-		p.X.Min, p.X.Max = -0.6, float64(len(t.Variants))-0.4
+		p.X.Min, p.X.Max = -0.6, float64(len(t.Columns))-0.4
 		p.Y.Min, p.Y.Max = 0, math.Min(100, top*1.05+1)
 		if top*1.05+1 > 100 {
 			p.Y.Max = top*1.02 + 0.5
@@ -187,12 +194,15 @@ func curve(runs []Run, value func(Epoch) float64) plotter.XYs {
 	return xys
 }
 
-func curvesPlot(path string, t *Table, dataset string, runs []Run) error {
+func curvesPlot(path string, t *Table, row Row) error {
+	dataset := row.Dataset
 	accName, acc := "Validation top-1 (%)", func(e Epoch) float64 { return 100 * e.ValTop1 }
 	hasVal := false
-	for _, r := range runs {
-		for _, e := range r.Epochs {
-			hasVal = hasVal || !math.IsNaN(e.ValTop1)
+	for _, runs := range row.groups {
+		for _, r := range runs {
+			for _, e := range r.Epochs {
+				hasVal = hasVal || !math.IsNaN(e.ValTop1)
+			}
 		}
 	}
 	if !hasVal {
@@ -210,13 +220,11 @@ func curvesPlot(path string, t *Table, dataset string, runs []Run) error {
 	}
 	left.Legend.Top = false
 	left.Legend.Left = false
-	for _, v := range t.Variants {
+	for i, col := range t.Columns {
 		var rs []Run
-		seeds := 0
-		for _, r := range runs {
-			if r.Summary.Attention == v {
+		for _, r := range row.groups[i] {
+			if len(r.Epochs) > 0 {
 				rs = append(rs, r)
-				seeds++
 			}
 		}
 		if len(rs) == 0 {
@@ -234,7 +242,7 @@ func curvesPlot(path string, t *Table, dataset string, runs []Run) error {
 			if err != nil {
 				return fmt.Errorf("plot %s: %w", path, err)
 			}
-			line.Color = variantColor(t, v)
+			line.Color = columnColor(i)
 			line.Width = vg.Points(1.5)
 			thumbs := []plot.Thumbnailer{line}
 			pl.p.Add(line)
@@ -246,7 +254,7 @@ func curvesPlot(path string, t *Table, dataset string, runs []Run) error {
 				thumbs = append(thumbs, points)
 			}
 			if k == 0 {
-				left.Legend.Add(fmt.Sprintf("%s (%d)", shortTitle(v), seeds), thumbs...)
+				left.Legend.Add(fmt.Sprintf("%s (%d)", strings.ReplaceAll(col.short, "\n", " "), len(rs)), thumbs...)
 			}
 		}
 	}

@@ -19,13 +19,15 @@ type Result struct {
 	Runs     []Run
 	Problems []Problem // files skipped, with why
 	Table    *Table
+	Paired   []Paired // each variant's paired differences to none (Table.PairedDifferences)
 	Markdown []byte   // the text of report.md
 	Files    []string // the files written
 }
 
 // Generate gathers the runs below root and writes, in out: report.md (the table, its settings and
-// warnings, the paper's table with Options.Paper, the plots and the skipped files), table.csv (the table),
-// runs.csv (one row per run) and, with Options.Plots, the PNG plots of Plots.
+// warnings, the paired differences to none, the paper's table with Options.Paper, the plots and the
+// skipped files), table.csv (the table), paired.csv (the paired differences), runs.csv (one row per run)
+// and, with Options.Plots, the PNG plots of Plots.
 func Generate(root, out string, o Options) (*Result, error) {
 	if o.Metric == "" {
 		o.Metric = "test_top1"
@@ -38,13 +40,13 @@ func Generate(root, out string, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Runs: runs, Problems: problems, Table: t}
+	res := &Result{Runs: runs, Problems: problems, Table: t, Paired: t.PairedDifferences()}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, fmt.Errorf("report directory: %w", err)
 	}
 	var plots []string
 	if o.Plots {
-		plots, err = Plots(out, t, runs)
+		plots, err = Plots(out, t)
 		res.Files = append(res.Files, plots...)
 		if err != nil {
 			return res, err
@@ -58,8 +60,14 @@ func Generate(root, out string, o Options) (*Result, error) {
 	md.WriteString(".\n\n")
 	if len(runs) == 0 {
 		md.WriteString("No finished runs (RUN/summary.json) were found.\n")
-	} else if err := t.Markdown(&md); err != nil {
-		return res, err
+	} else {
+		if err := t.Markdown(&md); err != nil {
+			return res, err
+		}
+		md.WriteString("\n")
+		if err := t.PairedMarkdown(&md, res.Paired); err != nil {
+			return res, err
+		}
 	}
 	if o.Paper {
 		md.WriteString("\n")
@@ -86,8 +94,11 @@ func Generate(root, out string, o Options) (*Result, error) {
 	}
 	res.Markdown = md.Bytes()
 
-	var table, runsCSV bytes.Buffer
+	var table, paired, runsCSV bytes.Buffer
 	if err := t.CSV(&table); err != nil {
+		return res, err
+	}
+	if err := t.PairedCSV(&paired, res.Paired); err != nil {
 		return res, err
 	}
 	if err := RunsCSV(&runsCSV, runs, root); err != nil {
@@ -96,10 +107,11 @@ func Generate(root, out string, o Options) (*Result, error) {
 	for _, f := range []struct {
 		name string
 		data []byte
-	}{{"report.md", res.Markdown}, {"table.csv", table.Bytes()}, {"runs.csv", runsCSV.Bytes()}} {
+	}{{"report.md", res.Markdown}, {"table.csv", table.Bytes()},
+		{"paired.csv", paired.Bytes()}, {"runs.csv", runsCSV.Bytes()}} {
 		path := filepath.Join(out, f.name)
 		if err := os.WriteFile(path, f.data, 0o644); err != nil {
-			return res, fmt.Errorf("write report: %w", err)
+			return res, fmt.Errorf("write report %s: %w", path, err)
 		}
 		res.Files = append(res.Files, path)
 	}

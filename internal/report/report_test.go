@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -23,39 +24,69 @@ type fakeRun struct {
 	seed             int64
 	top1             float64
 	noDataset        bool // summary.json without dataset, attention, seed (the path says them) and sizes
+	bestEpoch        int  // of 3 epochs; 0 means 3
 }
 
 // writeRun writes RUN/summary.json, RUN/config.yaml and a three-epoch RUN/metrics.jsonl below root in the
-// sweep's layout.
+// sweep's layout, as package train writes them.
 func writeRun(t *testing.T, root string, r fakeRun) string {
 	t.Helper()
 	dir := filepath.Join(root, r.dataset, r.variant, fmt.Sprintf("seed%d", r.seed))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	best := cmp.Or(r.bestEpoch, 3)
 	s := map[string]any{
 		"num_classes": 10, "test_top1": r.top1, "test_top5": math.Min(1, r.top1+0.2), "test_mean_class_acc": r.top1 - 0.01,
-		"val_top1": r.top1 + 0.01, "epochs": 3, "wall_seconds": 100 + float64(r.seed), "images_per_second": 50.5,
-		"attention": r.variant, "dataset": r.dataset, "seed": r.seed, "selection": "best_val", "depth": 18,
-		"image_size": 64, "params": 11000000, "width_multiplier": 0.5, "train_images": 90, "test_images": 100,
+		"val_top1": r.top1 + 0.01, "epochs": 3, "best_epoch": best, "wall_seconds": 100 + float64(r.seed), "images_per_second": 50.5,
+		"attention": r.variant, "dataset": r.dataset, "data_root": "data/" + r.dataset, "seed": r.seed, "selection": "best_val", "depth": 18,
+		"image_size": 64, "params": 11000000, "width_multiplier": 0.5, "train_images": 90, "val_images": 10, "test_images": 100,
 	}
 	if r.noDataset {
 		delete(s, "dataset")
+		delete(s, "data_root")
 		delete(s, "attention")
 		delete(s, "seed")
 		// as written before summaries recorded them
 		delete(s, "width_multiplier")
 		delete(s, "train_images")
+		delete(s, "val_images")
 		delete(s, "test_images")
+		delete(s, "best_epoch")
 	}
 	b, _ := json.Marshal(s)
 	write(t, filepath.Join(dir, "summary.json"), string(b))
-	write(t, filepath.Join(dir, "config.yaml"), "model:\n  attention: "+r.variant+"\n")
+	// The keys that matter here, and some that differ between runs without making them unlike.
+	write(t, filepath.Join(dir, "config.yaml"), fmt.Sprintf(`model:
+  attention: %s
+  depth: 18
+  width_multiplier: 0.5
+  gate_form: residual
+  csca_fusion: parallel
+  attention_stages: null
+  pretrained: ""
+data:
+  format: %s
+  root: data/%s
+  image_size: 64
+  workers: %d
+train:
+  seed: %d
+  epochs: 3
+  lr: 0.002
+  selection: best_val
+run:
+  dir: %s
+`, r.variant, r.dataset, r.dataset, r.seed, r.seed, dir))
 	var m strings.Builder
 	for e := 1; e <= 3; e++ {
-		line, _ := json.Marshal(map[string]any{"epoch": e, "step": 10 * e, "train_loss": 3 / float64(e) * (1 - r.top1/2),
-			"train_top1": r.top1 * float64(e) / 3, "val_top1": (r.top1 + 0.01) * float64(e) / 3})
-		m.Write(line)
+		line := map[string]any{"epoch": e, "step": 10 * e, "train_loss": 3 / float64(e) * (1 - r.top1/2),
+			"train_top1": r.top1 * float64(e) / 3, "val_top1": (r.top1 + 0.01) * float64(e) / 3}
+		if e == 3 {
+			line["test_top1"] = r.top1 // the selected model's, as train writes it
+		}
+		b, _ := json.Marshal(line)
+		m.Write(b)
 		m.WriteByte('\n')
 	}
 	write(t, filepath.Join(dir, "metrics.jsonl"), m.String())
@@ -79,7 +110,8 @@ func sweepFixture(t *testing.T) string {
 	seeds := map[string]int64{"none": 3, "fcn": 3, "ca": 2, "sa": 1, "csca": 3}
 	for _, v := range Variants {
 		for s := int64(1); s <= seeds[v]; s++ {
-			writeRun(t, root, fakeRun{dataset: "synthetic", variant: v, seed: s, top1: top1[v] + 0.02*float64(s-1)})
+			// csca seed 2 selected an earlier epoch: its final epoch is unknown
+			writeRun(t, root, fakeRun{dataset: "synthetic", variant: v, seed: s, top1: top1[v] + 0.02*float64(s-1), bestEpoch: map[bool]int{true: 2}[v == "csca" && s == 2]})
 		}
 	}
 	writeRun(t, root, fakeRun{dataset: "cub", variant: "none", seed: 1, top1: 0.80})
@@ -137,7 +169,7 @@ func TestGenerate(t *testing.T) {
 	if !reflect.DeepEqual(problems, wantProblems) {
 		t.Errorf("problems %q, want %q", problems, wantProblems)
 	}
-	for _, name := range []string{"report.md", "table.csv", "runs.csv"} {
+	for _, name := range []string{"report.md", "table.csv", "paired.csv", "runs.csv"} {
 		b, err := os.ReadFile(filepath.Join(out, name))
 		if err != nil {
 			t.Fatal(err)
@@ -158,8 +190,8 @@ func TestGenerate(t *testing.T) {
 			t.Errorf("%s is %v", name, b)
 		}
 	}
-	if len(res.Files) != 6 {
-		t.Errorf("files %q, want 3 plots and 3 reports", res.Files)
+	if len(res.Files) != 7 {
+		t.Errorf("files %q, want 3 plots and 4 reports", res.Files)
 	}
 }
 
@@ -259,8 +291,11 @@ func TestTableWarningsAndHeader(t *testing.T) {
 	}{
 		{"one depth", []Run{mk("cars", "none", 1, 50, "a"), mk("cars", "sa", 1, 50, "b")},
 			"| dataset | ResNet50 | FCN-ResNet50 | CA-ResNet50 | SA-ResNet50 | CSCA-ResNet50 |", nil, Variants},
+		// Runs of unlike depths are never one cell: each depth has its own column, named by it.
 		{"mixed depths", []Run{mk("cars", "none", 1, 50, "a"), mk("cars", "sa", 1, 18, "b")},
-			"| dataset | ResNet | FCN-ResNet | CA-ResNet | SA-ResNet | CSCA-ResNet |", []string{"cars: runs differ in depth (18, 50)"}, Variants},
+			"| dataset | ResNet50 | FCN-ResNet | CA-ResNet | SA-ResNet18 | CSCA-ResNet |", nil, Variants},
+		{"mixed depths in one variant", []Run{mk("cars", "none", 1, 50, "a"), mk("cars", "none", 1, 18, "b")},
+			"| dataset | ResNet18 | ResNet50 | FCN-ResNet | CA-ResNet | SA-ResNet | CSCA-ResNet |", nil, append([]string{"none"}, Variants...)},
 		{"repeated seed, unknown variant", []Run{mk("dogs", "none", 1, 18, "x/a"), mk("dogs", "none", 1, 18, "y/a"), mk("dogs", "bam", 1, 18, "z")},
 			"| dataset | ResNet18 | FCN-ResNet18 | CA-ResNet18 | SA-ResNet18 | CSCA-ResNet18 | BAM-ResNet18 |",
 			[]string{"dogs: none seed 1 has 2 runs (x/a, y/a); all are counted"}, append(append([]string{}, Variants...), "bam")},
