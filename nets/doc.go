@@ -1,7 +1,8 @@
 // Package nets assembles the models of the paper from the layer and gate builders of package ops:
 // torchvision's ResNet (v1.5: stride on the 3×3 convolution; BN eps 1e-5; depths 18, 34, 50, 101) with
-// one of five heads or gates chosen by Config.Attention, and imports torchvision's weights from a
-// safetensors file by name.
+// one of five heads or gates chosen by Config.Attention. Import reads torchvision-named weights
+// (package weights: .pth, .bin, .safetensors) into it, strictly by default, and ExportTorchvision writes
+// a model's weights back under torchvision's names.
 //
 // Variants:
 //   - none: global average pool → fully connected classifier.

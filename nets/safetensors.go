@@ -1,181 +1,107 @@
 package nets
 
 import (
-	"bytes"
-	"encoding/binary"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"math"
-	"os"
-	"sort"
+
+	tf "github.com/galeone/tensorflow/tensorflow/go"
+
+	"github.com/finegrain/finegrain/ops"
+	"github.com/finegrain/finegrain/weights"
 )
 
-// The safetensors format: an 8-byte little-endian header length N, N bytes of JSON mapping each tensor
-// name to {"dtype", "shape", "data_offsets": [begin, end]} (offsets into the data that follows the
-// header; an optional "__metadata__" entry holds strings), then the raw little-endian data.
-
-// maxHeader bounds the JSON header as the reference implementation does (100 MB).
-const maxHeader = 100 << 20
-
-// stTensor is one tensor of a safetensors file: its raw bytes, not yet converted.
-type stTensor struct {
-	DType string
-	Shape []int64
-	raw   []byte
-}
-
-// dtypeSize is the byte size of every safetensors dtype.
-func dtypeSize(dtype string) (int64, bool) {
-	switch dtype {
-	case "BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3":
-		return 1, true
-	case "I16", "U16", "F16", "BF16":
-		return 2, true
-	case "I32", "U32", "F32":
-		return 4, true
-	case "I64", "U64", "F64":
-		return 8, true
+// ExportTorchvision reads every variable of the graph and returns it under its torchvision state-dict
+// name (TorchName) in PyTorch's layout, as float32: convolution kernels HWIO → OIHW, dense kernels
+// [in, out] → [out, in], fcn's [1, 1, in, out] classifier → [out, in]. Each BN also gets the
+// num_batches_tracked counter torchvision's BatchNorm2d keeps (0: the count is not tracked here), so a
+// none model's tensors load into torchvision.models.resnetNN with load_state_dict(strict=True). Gated
+// models add their gate variables under the same scheme (layer1.0.ca.fc1.weight, layer1.0.sa.conv.weight,
+// layer1.0.csca.ca.fc2.bias, ...), which torchvision's ResNet does not have: load them with strict=False
+// or into a model that defines those modules. Run it with the graph's variables holding the weights to
+// export, before optimiser slots exist (or it names them).
+func ExportTorchvision(sess *tf.Session, g *ops.Graph) (map[string]*weights.Tensor, error) {
+	vars := g.Variables()
+	fetch := make([]tf.Output, len(vars))
+	for i, v := range vars {
+		fetch[i] = v.Value
 	}
-	return 0, false
-}
-
-// readSafetensors reads and parses the safetensors file at path.
-func readSafetensors(path string) (map[string]stTensor, error) {
-	b, err := os.ReadFile(path)
+	vals, err := sess.Run(nil, fetch, nil)
 	if err != nil {
-		return nil, fmt.Errorf("read safetensors: %w", err)
+		return nil, fmt.Errorf("export: read variables: %w", err)
 	}
-	ts, err := parseSafetensors(b)
-	if err != nil {
-		return nil, fmt.Errorf("read safetensors %s: %w", path, err)
-	}
-	return ts, nil
-}
-
-// parseSafetensors parses a whole safetensors file held in b. The tensors alias b. Every length, offset
-// and shape is checked against the others, so a malformed file is an error, never a panic.
-func parseSafetensors(b []byte) (map[string]stTensor, error) {
-	if len(b) < 8 {
-		return nil, fmt.Errorf("file of %d bytes is shorter than the 8-byte header length", len(b))
-	}
-	n := binary.LittleEndian.Uint64(b[:8])
-	if n > maxHeader || n > uint64(len(b)-8) {
-		return nil, fmt.Errorf("header length %d exceeds the file (%d bytes) or the 100 MB limit", n, len(b))
-	}
-	header, data := b[8:8+n], b[8+n:]
-	if len(bytes.TrimSpace(header)) == 0 || bytes.TrimSpace(header)[0] != '{' {
-		return nil, errors.New("header is not a JSON object")
-	}
-	var entries map[string]json.RawMessage
-	if err := json.Unmarshal(header, &entries); err != nil {
-		return nil, fmt.Errorf("header: %w", err)
-	}
-	out := make(map[string]stTensor, len(entries))
-	for name, raw := range entries {
-		if name == "__metadata__" {
-			var meta map[string]string
-			if err := json.Unmarshal(raw, &meta); err != nil {
-				return nil, fmt.Errorf("header __metadata__: %w", err)
-			}
-			continue
-		}
-		var e struct {
-			DType       string   `json:"dtype"`
-			Shape       []int64  `json:"shape"`
-			DataOffsets []uint64 `json:"data_offsets"`
-		}
-		if err := json.Unmarshal(raw, &e); err != nil {
-			return nil, fmt.Errorf("tensor %q: %w", name, err)
-		}
-		size, ok := dtypeSize(e.DType)
+	out := map[string]*weights.Tensor{}
+	for i, v := range vars {
+		name, ok := TorchName(v.Name)
 		if !ok {
-			return nil, fmt.Errorf("tensor %q: unknown dtype %q", name, e.DType)
+			return nil, fmt.Errorf("export: variable %s has no torchvision name (is it a model variable?)", v.Name)
 		}
-		if e.Shape == nil {
-			return nil, fmt.Errorf("tensor %q: no shape", name)
+		f, err := float32Values(vals[i])
+		if err != nil {
+			return nil, fmt.Errorf("export: variable %s: %w", v.Name, err)
 		}
-		count := int64(1)
-		for _, d := range e.Shape {
-			if d < 0 || (d > 0 && count > math.MaxInt64/size/d) {
-				return nil, fmt.Errorf("tensor %q: bad shape %v", name, e.Shape)
-			}
-			count *= d
+		spec := VarSpec{v.Name, v.Shape}
+		kind := conversion(spec)
+		switch kind {
+		case kindConv:
+			f = hwioToOIHW(f, v.Shape)
+		case kindFC:
+			f = transpose2D(f, v.Shape[0], v.Shape[1])
+		case kindFC4:
+			f = transpose2D(f, v.Shape[2], v.Shape[3])
 		}
-		if len(e.DataOffsets) != 2 {
-			return nil, fmt.Errorf("tensor %q: data_offsets %v, want [begin, end]", name, e.DataOffsets)
+		t, err := weights.FromFloat32s(f, torchShape(v.Shape, kind)...)
+		if err != nil {
+			return nil, fmt.Errorf("export: variable %s: %w", v.Name, err)
 		}
-		begin, end := e.DataOffsets[0], e.DataOffsets[1]
-		if begin > end || end > uint64(len(data)) {
-			return nil, fmt.Errorf("tensor %q: data_offsets [%d, %d] outside the %d data bytes", name, begin, end, len(data))
+		if _, dup := out[name]; dup {
+			return nil, fmt.Errorf("export: two variables map to %s", name)
 		}
-		if end-begin != uint64(count*size) {
-			return nil, fmt.Errorf("tensor %q: %d data bytes for %s%v, want %d", name, end-begin, e.DType, e.Shape, count*size)
+		out[name] = t
+		if len(name) > len(".running_var") && name[len(name)-len(".running_var"):] == ".running_var" {
+			out[name[:len(name)-len("running_var")]+"num_batches_tracked"] = &weights.Tensor{DType: "I64", Shape: []int64{}, Data: make([]byte, 8)}
 		}
-		out[name] = stTensor{DType: e.DType, Shape: e.Shape, raw: data[begin:end:end]}
 	}
 	return out, nil
 }
 
-// float32s converts the tensor to float32 (from F32, F16, BF16 or F64).
-func (t stTensor) float32s() ([]float32, error) {
-	r := t.raw
-	switch t.DType {
-	case "F32":
-		out := make([]float32, len(r)/4)
-		for i := range out {
-			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(r[4*i:]))
-		}
+// float32Values flattens a float32 or float64 tensor's values in row-major order.
+func float32Values(t *tf.Tensor) ([]float32, error) {
+	n := int64(1)
+	for _, d := range t.Shape() {
+		n *= d
+	}
+	switch t.DataType() {
+	case tf.Float:
+		out := make([]float32, 0, n)
+		flatten(t.Value(), func(x float32) { out = append(out, x) })
 		return out, nil
-	case "F64":
-		out := make([]float32, len(r)/8)
-		for i := range out {
-			out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(r[8*i:])))
-		}
-		return out, nil
-	case "BF16":
-		out := make([]float32, len(r)/2)
-		for i := range out {
-			out[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(r[2*i:])) << 16)
-		}
-		return out, nil
-	case "F16":
-		out := make([]float32, len(r)/2)
-		for i := range out {
-			out[i] = halfToFloat32(binary.LittleEndian.Uint16(r[2*i:]))
-		}
+	case tf.Double:
+		out := make([]float32, 0, n)
+		flatten(t.Value(), func(x float64) { out = append(out, float32(x)) })
 		return out, nil
 	}
-	return nil, fmt.Errorf("dtype %s is not a floating type (want F32, F16, BF16 or F64)", t.DType)
+	return nil, fmt.Errorf("type %v, want float32 or float64", t.DataType())
 }
 
-// halfToFloat32 converts an IEEE 754 binary16 value exactly.
-func halfToFloat32(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	frac := uint32(h) & 0x3ff
-	switch {
-	case exp == 0x1f: // Inf or NaN
-		return math.Float32frombits(sign | 0xff<<23 | frac<<13)
-	case exp != 0: // normal
-		return math.Float32frombits(sign | (exp+127-15)<<23 | frac<<13)
-	case frac == 0: // ±0
-		return math.Float32frombits(sign)
+// flatten visits the scalars of a nested slice value of tf.Tensor.Value in row-major order.
+func flatten[T float32 | float64](v any, f func(T)) {
+	switch x := v.(type) {
+	case T:
+		f(x)
+	case []T:
+		for _, y := range x {
+			f(y)
+		}
+	case [][]T:
+		for _, y := range x {
+			flatten(y, f)
+		}
+	case [][][]T:
+		for _, y := range x {
+			flatten(y, f)
+		}
+	case [][][][]T:
+		for _, y := range x {
+			flatten(y, f)
+		}
 	}
-	// Subnormal: frac · 2^-24.
-	v := float32(frac) * float32(1.0/(1<<24))
-	if sign != 0 {
-		v = -v
-	}
-	return v
-}
-
-// sortedNames returns the tensor names in order, for deterministic reports.
-func sortedNames(ts map[string]stTensor) []string {
-	names := make([]string, 0, len(ts))
-	for n := range ts {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }

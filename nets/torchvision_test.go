@@ -15,6 +15,7 @@ import (
 
 	"github.com/finegrain/finegrain/internal/pyref"
 	"github.com/finegrain/finegrain/ops"
+	"github.com/finegrain/finegrain/weights"
 )
 
 // torchvisionScript writes torchvision's ResNet-<depth> with seeded random weights, including random BN
@@ -61,6 +62,21 @@ def save(path, tensors):
             f.write(b)
 save('%s/resnet%d.safetensors' % (out, depth), m.state_dict())
 save('%s/resnet%d_io.safetensors' % (out, depth), {'images': images, 'logits': logits})
+
+# The same weights as PyTorch users have them (ResNet-18 only): torch.save's zip format (torch >= 1.6),
+# the legacy format, a training checkpoint of a DistributedDataParallel model, and half and bfloat16
+# copies whose float32 values (exactly representable) go to safetensors beside them.
+import collections
+if depth == 18:
+    sd = m.state_dict()
+    torch.save(sd, '%s/resnet%d.pth' % (out, depth))
+    torch.save(sd, '%s/resnet%d_legacy.pth' % (out, depth), _use_new_zipfile_serialization=False)
+    ddp = collections.OrderedDict(('module.' + k, v) for k, v in sd.items())
+    torch.save({'epoch': 90, 'arch': 'resnet%d' % depth, 'state_dict': ddp, 'best_acc1': torch.tensor(0.5)}, '%s/resnet%d_ddp.pth' % (out, depth))
+    for dt, name in ((torch.float16, 'half'), (torch.bfloat16, 'bf16')):
+        low = collections.OrderedDict((k, v.to(dt) if v.is_floating_point() else v) for k, v in sd.items())
+        torch.save(low, '%s/resnet%d_%s.pth' % (out, depth, name), _use_new_zipfile_serialization=(name == 'half'))
+        save('%s/resnet%d_%s_as_f32.safetensors' % (out, depth, name), collections.OrderedDict((k, v.float() if v.is_floating_point() else v) for k, v in low.items()))
 `
 
 var fixtures struct {
@@ -148,14 +164,14 @@ func (m *model) run(t testing.TB, images []float32, outs ...tf.Output) []*tf.Ten
 // readIO returns the fixture's images and torchvision's logits.
 func readIO(t *testing.T, dir string, depth int) (images, logits []float32) {
 	t.Helper()
-	ts, err := readSafetensors(filepath.Join(dir, fmt.Sprintf("resnet%d_io.safetensors", depth)))
+	f, err := weights.Read(filepath.Join(dir, fmt.Sprintf("resnet%d_io.safetensors", depth)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if images, err = ts["images"].float32s(); err != nil {
+	if images, err = f.Tensors["images"].Float32s(); err != nil {
 		t.Fatal(err)
 	}
-	if logits, err = ts["logits"].float32s(); err != nil {
+	if logits, err = f.Tensors["logits"].Float32s(); err != nil {
 		t.Fatal(err)
 	}
 	return images, logits
@@ -368,5 +384,87 @@ func TestImportMismatches(t *testing.T) {
 	}
 	if _, err := ImportTorchvision(m.sess, m.g, filepath.Join(t.TempDir(), "missing.safetensors")); err == nil {
 		t.Error("missing file: no error")
+	}
+}
+
+// TestImportTorchFormats imports the same torchvision ResNet-18 weights, strictly and with the
+// classifier required, from torch.save's zip and legacy formats and from a DistributedDataParallel
+// training checkpoint (state_dict key, module. prefix), and requires torchvision's logits on the
+// fixture's images to 1e-4 of their scale; half (zip) and bfloat16 (legacy) files must load to exactly
+// the float32 values of their rounded weights.
+func TestImportTorchFormats(t *testing.T) {
+	dir := torchvisionFixture(t, 18)
+	images, want := readIO(t, dir, 18)
+	cfg := DefaultConfig()
+	cfg.Depth = 18
+	strict := ImportOptions{KeepClassifier: true}
+	for _, tc := range []struct{ file, format, wrapper, prefix string }{
+		{"resnet18.pth", weights.FormatTorchZip, "", ""},
+		{"resnet18_legacy.pth", weights.FormatTorchLegacy, "", ""},
+		{"resnet18_ddp.pth", weights.FormatTorchZip, "state_dict", "module."},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			m := newModel(t, cfg, false, tf.Float, 2, 120, 97)
+			rep, err := Import(m.sess, m.g, filepath.Join(dir, tc.file), strict)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Format != tc.format || rep.Wrapper != tc.wrapper || rep.Prefix != tc.prefix || len(rep.SHA256) != 64 {
+				t.Errorf("report format %q wrapper %q prefix %q sha256 %q, want %q %q %q", rep.Format, rep.Wrapper, rep.Prefix, rep.SHA256, tc.format, tc.wrapper, tc.prefix)
+			}
+			if len(rep.Loaded) != len(m.g.Variables()) || len(rep.Skipped) != 20 || len(rep.Unused)+len(rep.Problems) != 0 {
+				t.Errorf("report %s with %d skipped, want all %d variables loaded and the 20 counters skipped", rep, len(rep.Skipped), len(m.g.Variables()))
+			}
+			delta, scale := maxDelta(flatLogits(m.run(t, images, m.out.Logits)[0]), float64s(want))
+			if delta > 1e-4*scale {
+				t.Errorf("max |Δ| %.3g exceeds 1e-4 × %.3g", delta, scale)
+			}
+		})
+	}
+	for _, low := range []string{"half", "bf16"} {
+		t.Run(low, func(t *testing.T) {
+			a := newModel(t, cfg, false, tf.Float, 1, 32, 32)
+			if _, err := Import(a.sess, a.g, filepath.Join(dir, "resnet18_"+low+".pth"), strict); err != nil {
+				t.Fatal(err)
+			}
+			b := newModel(t, cfg, false, tf.Float, 1, 32, 32)
+			if _, err := Import(b.sess, b.g, filepath.Join(dir, "resnet18_"+low+"_as_f32.safetensors"), strict); err != nil {
+				t.Fatal(err)
+			}
+			va, vb := values(t, a), values(t, b)
+			for name, x := range vb {
+				if !slices.Equal(va[name], x) {
+					t.Errorf("%s differs from the float32 copy of the %s weights", name, low)
+				}
+			}
+		})
+	}
+}
+
+// TestImportStrictRefusesWrongDepth is the friction of the issue with real files: ResNet-18 weights
+// written by torch.save into a ResNet-34 are refused before anything is assigned, with a message that
+// names the depths and what to set; model.pretrained_strict: false (Partial) loads them knowingly.
+func TestImportStrictRefusesWrongDepth(t *testing.T) {
+	dir := torchvisionFixture(t, 18)
+	cfg := DefaultConfig()
+	cfg.Depth = 34
+	m := newModel(t, cfg, false, tf.Float, 1, 32, 32)
+	before := values(t, m)
+	path := filepath.Join(dir, "resnet18.pth")
+	_, err := Import(m.sess, m.g, path, ImportOptions{})
+	for _, want := range []string{path, "ResNet-18", "ResNet-34", "model.depth: 18", "missing: layer1.2.conv1.weight", "model.pretrained_strict: false"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v\nwant one containing %q", err, want)
+		}
+	}
+	if after := values(t, m); !slices.Equal(after["conv1/kernel"], before["conv1/kernel"]) {
+		t.Error("a refused import assigned variables")
+	}
+	rep, err := Import(m.sess, m.g, path, ImportOptions{Partial: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Strict || len(rep.Problems) == 0 || len(rep.Loaded) == 0 || !slices.Contains(rep.Initialised, "layer1/2/conv1/kernel") {
+		t.Errorf("partial report %s: want problems listed, some variables loaded, layer1/2 initialised", rep)
 	}
 }

@@ -65,7 +65,7 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// DefaultConfig returns the defaults of DESIGN.md section 5: 448×448 crops of images resized to
+// DefaultConfig returns the defaults of docs/design.md §5: 448×448 crops of images resized to
 // 512, flip 0.5, rotation ±15°, ColorJitter(0.4, 0.4, 0.4, 0.1), batch 16, one worker per CPU.
 func DefaultConfig() Config {
 	return Config{

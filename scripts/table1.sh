@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Table 1 on the synthetic fine-grained benchmark (DESIGN.md §6), at a scale that fits a 2-core CPU:
+# Table 1 on the synthetic fine-grained benchmark (docs/design.md §6), at a scale that fits a 2-core CPU:
 # every attention variant × SEEDS, trained from scratch with configs/demo.yaml's recipe, then the report
 # (Table 1 layout beside the paper's, CSV, plots) in RUNS. One command:
 #

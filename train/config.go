@@ -10,6 +10,7 @@ import (
 
 	"github.com/finegrain/finegrain/nets"
 	"github.com/finegrain/finegrain/pipeline/synth"
+	"github.com/finegrain/finegrain/weights/hub"
 )
 
 // Config is a resolved run configuration. Every field is one configuration key, named by the yaml tags of
@@ -31,7 +32,8 @@ type ModelConfig struct {
 	Depth           int     `yaml:"depth" doc:"ResNet depth: 18, 34, 50 or 101"`
 	NumClasses      int     `yaml:"num_classes" doc:"classifier outputs, at most 100000; 0 takes the dataset's class count (a different non-zero value is an error)"`
 	WidthMultiplier float64 `yaml:"width_multiplier" doc:"scales every channel count (1 = torchvision's widths; pretrained weights need 1)"`
-	Pretrained      string  `yaml:"pretrained" doc:"torchvision-named .safetensors file to start from; empty trains from scratch"`
+	Pretrained      string  `yaml:"pretrained" doc:"weights to start from: a .pth, .bin or .safetensors file in torchvision's naming, or a known name (go run ./cmd/weights list), e.g. torchvision/resnet50.v2; empty trains from scratch"`
+	StrictImport    bool    `yaml:"pretrained_strict" doc:"refuse a model.pretrained file whose backbone tensors are missing, unused or of the wrong shape; false accepts a partial load, listed in RUN/pretrained.json"`
 	CSCAFusion      string  `yaml:"csca_fusion" doc:"csca only: parallel (one fused channel×spatial map) or sequential (CBAM order)"`
 	GateForm        string  `yaml:"gate_form" doc:"gate form: plain (F·M) or residual (F·(1+M))"`
 	GateInitLogit   float64 `yaml:"gate_init_logit" doc:"magnitude of every gate's logit at initialisation: gates start at σ(L) (plain) or 1+σ(−L) (residual); larger starts nearer identity with smaller gate gradients; 0 to 30"`
@@ -42,17 +44,18 @@ type ModelConfig struct {
 
 // DataConfig is the dataset and the input pipeline.
 type DataConfig struct {
-	Format      string          `yaml:"format" doc:"dataset layout: cub, dogs, cars, folder or synthetic"`
-	Root        string          `yaml:"root" doc:"dataset directory (relative paths are relative to the working directory)"`
-	ImageSize   int             `yaml:"image_size" doc:"side of the square network input in pixels, 16 to 4096"`
-	ResizeSize  int             `yaml:"resize_size" doc:"shorter side the images are resized to before cropping, image_size to 8192; 0 = image_size·8/7"`
-	TrainCrop   string          `yaml:"train_crop" doc:"training crop: random (resize then random crop) or random_resized (torchvision RandomResizedCrop)"`
-	HFlip       bool            `yaml:"hflip" doc:"random horizontal flips in training"`
-	Rotation    float64         `yaml:"rotation" doc:"random rotation range in degrees (±)"`
-	ColorJitter []float64       `yaml:"color_jitter" doc:"ColorJitter brightness, contrast, saturation, hue"`
-	ValFraction float64         `yaml:"val_fraction" doc:"fraction of each class of the training split held out for validation and model selection; 0 = none"`
-	Workers     int             `yaml:"workers" doc:"decoding and augmentation workers, at most 1024; 0 = number of CPUs"`
-	Synthetic   SyntheticConfig `yaml:"synthetic" doc:"the generated benchmark (data.format: synthetic)"`
+	Format       string          `yaml:"format" doc:"dataset layout: cub, dogs, cars, folder or synthetic"`
+	Root         string          `yaml:"root" doc:"dataset directory (relative paths are relative to the working directory)"`
+	ImageSize    int             `yaml:"image_size" doc:"side of the square network input in pixels, 16 to 4096"`
+	ResizeSize   int             `yaml:"resize_size" doc:"shorter side the images are resized to before cropping, image_size to 8192; 0 (the default) follows data.image_size: image_size·8/7 (512 for 448, 256 for 224)"`
+	TrainCrop    string          `yaml:"train_crop" doc:"training crop: random (resize then random crop) or random_resized (torchvision RandomResizedCrop)"`
+	HFlip        bool            `yaml:"hflip" doc:"random horizontal flips in training"`
+	Rotation     float64         `yaml:"rotation" doc:"random rotation range in degrees (±)"`
+	ColorJitter  []float64       `yaml:"color_jitter" doc:"ColorJitter brightness, contrast, saturation, hue"`
+	ValFraction  float64         `yaml:"val_fraction" doc:"fraction of each class of the training split held out for validation and model selection; 0 = none"`
+	TestFraction float64         `yaml:"test_fraction" doc:"for a class-folder dataset without train/ and test/ folders: fraction of each class held out as the test split (a fixed seeded split, the same for every train.seed); 0 = the dataset must have its own test split"`
+	Workers      int             `yaml:"workers" doc:"decoding and augmentation workers, at most 1024; 0 = number of CPUs"`
+	Synthetic    SyntheticConfig `yaml:"synthetic" doc:"the generated benchmark (data.format: synthetic)"`
 }
 
 // SyntheticConfig sizes the generated fine-grained benchmark that data.format synthetic uses. When
@@ -281,12 +284,9 @@ func (c *Config) validate(checkPaths bool, stat func(string) error) []problem {
 		if m.WidthMultiplier != 1 {
 			bad("model.width_multiplier", m.WidthMultiplier, "want 1 with model.pretrained (torchvision's widths)")
 		}
-		if !strings.HasSuffix(m.Pretrained, ".safetensors") {
-			bad("model.pretrained", m.Pretrained, "want a .safetensors file")
-		}
 		if checkPaths {
-			if err := stat(m.Pretrained); err != nil {
-				bad("model.pretrained", m.Pretrained, "file not found")
+			if _, _, err := hub.Resolve(m.Pretrained, ""); err != nil {
+				bad("model.pretrained", m.Pretrained, err.Error())
 			}
 		}
 	}
@@ -322,6 +322,9 @@ func (c *Config) validate(checkPaths bool, stat func(string) error) []problem {
 	}
 	if !(d.ValFraction >= 0 && d.ValFraction < 1) {
 		bad("data.val_fraction", d.ValFraction, "want a fraction in [0, 1)")
+	}
+	if !(d.TestFraction >= 0 && d.TestFraction < 1) {
+		bad("data.test_fraction", d.TestFraction, "want 0 (the dataset's own test split) or a fraction in (0, 1)")
 	}
 	inRange("data.workers", d.Workers, 0, maxThreads, fmt.Sprintf("want 0 (number of CPUs) to %d", maxThreads))
 	if d.Format == "synthetic" {

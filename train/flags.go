@@ -57,6 +57,16 @@ func (c *ConfigFlags) Load(checkPaths bool) (*Config, error) {
 	return Load(LoadOptions{Path: c.Path, Sets: c.Sets, CheckPaths: checkPaths})
 }
 
+// LoadModel is Load(false) for a command that reads no dataset: data.root may be missing.
+func (c *ConfigFlags) LoadModel() (*Config, error) {
+	p, err := ResolveConfig(c.Path)
+	if err != nil {
+		return nil, err
+	}
+	c.Path = p
+	return Load(LoadOptions{Path: c.Path, Sets: c.Sets, NoData: true})
+}
+
 // LoadFile is the configuration of -config alone: without -set, and without checking paths (cmd/train
 // -resume reads the run directory from it).
 func (c *ConfigFlags) LoadFile() (*Config, error) {

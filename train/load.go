@@ -53,6 +53,9 @@ type LoadOptions struct {
 	Stat func(string) error
 	// Env is the environment as "NAME=value" entries; nil reads the process's.
 	Env []string
+	// NoData is for commands that use no dataset (export of weights with -labels): data.root may be
+	// empty.
+	NoData bool
 }
 
 // ConfigError lists every problem found in a configuration, each naming its key and value.
@@ -227,6 +230,9 @@ func Load(o LoadOptions) (*Config, error) {
 		return false
 	}
 	for _, p := range cfg.validate(o.CheckPaths, o.Stat) {
+		if o.NoData && p.key == "data.root" {
+			continue
+		}
 		if dependsOnUndecoded(p) {
 			continue
 		}

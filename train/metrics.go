@@ -31,6 +31,9 @@ type EpochMetrics struct {
 	WallSeconds     float64  `json:"wall_seconds"`
 	GradNorm        float64  `json:"grad_norm"`
 	LossScale       float64  `json:"loss_scale,omitempty"`
+	// ScheduleChange is set on the first epoch a resumed session ends when its learning-rate schedule
+	// differs from the one the checkpoint was trained with (train.epochs extended, for example).
+	ScheduleChange *ScheduleChange `json:"schedule_change,omitempty"`
 }
 
 var csvColumns = []string{"epoch", "step", "lr", "train_loss", "train_top1", "val_top1", "val_top5", "val_mean_class_acc",

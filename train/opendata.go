@@ -22,6 +22,10 @@ type Splits struct {
 	Source                          string
 }
 
+// testSplitSeed chooses the images of a data.test_fraction split. It is fixed, not train.seed, so that
+// every seed of a sweep is tested on the same images.
+const testSplitSeed = 20260101
+
 // IndexData reads the index of cfg.Data and carves the validation split (data.val_fraction of each
 // class of the training split, chosen by train.seed). A synthetic dataset whose root does not hold the
 // complete benchmark of data.synthetic yet is generated there first when generate is true (package
@@ -37,7 +41,7 @@ func IndexData(ctx context.Context, cfg *Config, generate bool) (*Splits, error)
 			return nil, err
 		}
 	}
-	idx, err := datasets.Open(d.Format, d.Root)
+	idx, err := datasets.Open(d.Format, d.Root, datasets.TestSplit(d.TestFraction, testSplitSeed), datasets.WithContext(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("data.root: %w", err)
 	}

@@ -100,6 +100,10 @@ type Summary struct {
 	TestImages       int      `json:"test_images"`
 	Checkpoint       string   `json:"checkpoint"` // the checkpoint evaluated on the test split
 	TensorFlow       string   `json:"tensorflow"`
+
+	// Pretrained is the import of model.pretrained in brief (RUN/pretrained.json has it in full); absent
+	// for a run from scratch.
+	Pretrained *PretrainedSummary `json:"pretrained,omitempty"`
 }
 
 // Run trains cfg in opt.RunDir and returns the summary it also writes to RUN/summary.json. Cancel ctx to
@@ -193,7 +197,10 @@ type runner struct {
 	// wallBase is the wall time of earlier sessions of a resumed run
 	wallBase float64
 	sched    Schedule
-	spe      int // steps per epoch
+	// schedChange is how a resumed session's schedule differs from its checkpoint's, until the first
+	// epoch it ends records it.
+	schedChange *ScheduleChange
+	spe         int // steps per epoch
 }
 
 func (r *runner) close() {
@@ -233,6 +240,12 @@ func (r *runner) run(ctx context.Context) (*Summary, error) {
 		// Before anything is built: a resume that contradicts the checkpoint is refused, not half-done.
 		if err := r.readResumeState(cfg.NetConfig(k)); err != nil {
 			return nil, err
+		}
+		// Before config.yaml is rewritten: it still holds the schedule the checkpoint was trained with.
+		if old, err := TrainedSchedule(r.dir, r.spe); err != nil {
+			r.prog.Warnf("warning: %v; the learning rate follows the current configuration", err)
+		} else if r.schedChange = ChangeAt(old, r.sched, r.st.Step); r.schedChange != nil {
+			r.prog.Warnf("%s", r.schedChange)
 		}
 	}
 
@@ -319,12 +332,20 @@ func (r *runner) initialise() error {
 		return fmt.Errorf("initialise variables: %w", err)
 	}
 	if cfg.Model.Pretrained != "" {
-		rep, err := nets.ImportTorchvision(r.sess, tg.G, cfg.Model.Pretrained)
+		p, err := r.importPretrained() // strict unless model.pretrained_strict: false; writes RUN/pretrained.json
 		if err != nil {
-			return fmt.Errorf("model.pretrained %s: %w", cfg.Model.Pretrained, err)
+			return err
 		}
+		rep := p.ImportReport
 		r.st.Backbone = rep.Loaded
-		r.prog.Printf("loaded %d variables from %s; %d new ones (backbone lr ×%g)", len(rep.Loaded), cfg.Model.Pretrained, len(rep.Initialised), cfg.Train.BackboneLRMult)
+		r.prog.Printf("loaded %d variables from %s (sha256 %.12s…); %d new ones (backbone lr ×%g)", len(rep.Loaded), rep.File, rep.SHA256, len(rep.Initialised), cfg.Train.BackboneLRMult)
+		for _, n := range rep.Notes {
+			r.prog.Printf("  %s", n)
+		}
+		if len(rep.Problems) > 0 {
+			r.prog.Warnf("warning: model.pretrained_strict is false: a partial load with %d problems was accepted (all listed in %s): %s",
+				len(rep.Problems), filepath.Join(r.dir, PretrainedFile), strings.Join(rep.Problems[:min(3, len(rep.Problems))], "; "))
+		}
 	}
 	if err := tg.AddOptimizer(cfg.Train, r.st.Backbone); err != nil {
 		return err
@@ -530,8 +551,9 @@ func (r *runner) endEpoch(ctx, work context.Context, epoch int) error {
 		Epoch: epoch, Step: st.Step, LR: r.sched.At(st.Step - 1),
 		TrainLoss: p.Loss / float64(p.Images), TrainTop1: float64(p.Correct) / float64(p.Images),
 		ImagesPerSecond: float64(p.Images) / math.Max(p.Seconds, 1e-9), GradNorm: p.GradNorm / float64(p.Images/int64(cfg.Train.BatchSize)),
-		LossScale: st.LossScale,
+		LossScale: st.LossScale, ScheduleChange: r.schedChange,
 	}
+	r.schedChange = nil
 	best := false
 	if len(r.data.Val) > 0 && (epoch%cfg.Train.EvalEveryEpochs == 0 || epoch == cfg.Train.Epochs) {
 		ev, err := Evaluate(work, r.sess, r.tg, r.data.Loader, r.data.Val)
@@ -675,6 +697,11 @@ func (r *runner) finish(work context.Context) (*Summary, error) {
 	if cfg.Train.Selection == "best_val" && ptrFile.Best == "" {
 		s.Selection = "last"
 		s.SelectionNote = "no validation result was recorded; " + note
+	}
+	if p, err := ReadPretrained(r.dir); err != nil {
+		return nil, err
+	} else if p != nil {
+		s.Pretrained = p.Summary()
 	}
 	if err := writeAtomic(filepath.Join(r.dir, "summary.json"), s); err != nil {
 		return nil, err

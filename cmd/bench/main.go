@@ -47,6 +47,7 @@ type usageError struct{ error }
 
 func run() error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
 	mode := fs.String("mode", bench.Quick, "quick (a few minutes, small sizes) or full (224×224, every variant and knob)")
 	out := fs.String("out", "bench/results.json", "results as JSON")
 	md := fs.String("md", "BENCHMARKS.md", "the report")
@@ -57,7 +58,29 @@ func run() error {
 	worker := fs.String("worker", "", "internal: run one measurement of this kind and print it as JSON")
 	spec := fs.String("spec", "", "internal: the -worker measurement as JSON")
 	lockstep := fs.Bool("lockstep", false, "internal: the -worker's timed rounds wait for their turns on standard input")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: bench [-mode quick|full] [-out FILE.json] [-md FILE.md] [-python PATH|none] [flags]
+
+Measures this project against TensorFlow's Python peers on this machine and writes BENCHMARKS.md.
+
+Training throughput against Keras's ResNet50, each attention variant's overhead, SavedModel inference
+from Go against Python, the input pipeline against tf.data and the training step's GFLOP/s against a
+MatMul peak, each in a fresh process, one at a time. make bench-quick and make bench run it through
+scripts/bench.sh; the flags marked internal are for the worker processes it starts.
+
+Examples:
+  go run ./cmd/bench -mode quick
+  go run ./cmd/bench -mode full
+  go run ./cmd/bench -mode quick -python none -md /tmp/BENCHMARKS.md
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // the usage is printed: asking for it is not an error
+		}
 		return usageError{err}
 	}
 	if fs.NArg() > 0 {

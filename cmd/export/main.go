@@ -1,14 +1,15 @@
 // Command export writes a trained model as a TensorFlow SavedModel (package exported):
 //
-//	go run ./cmd/export -checkpoint runs/demo -out runs/demo/export
+//	go run ./cmd/export -model runs/demo -out runs/demo/export
 //	go run ./cmd/export -config configs/csca_cub.yaml -weights resnet50.safetensors -out export/
 //
-// -checkpoint takes a run directory (the checkpoint its summary.json evaluated, else the latest; with
-// -best the best by validation), a checkpoint directory or a variables prefix; without -config the
-// run's config.yaml is used, and the run's summary.json supplies the metrics when it describes the
-// exported checkpoint. -weights takes a torchvision-named safetensors file instead. The
-// class names come from -labels, else from the dataset of the configuration when it is on disk, else
-// they are class_0, class_1, ...
+// -model takes a run directory, a checkpoint directory or a variables prefix (-checkpoint is an alias
+// of it). Of a run directory it exports the checkpoint the run selected and evaluated (summary.json's
+// checkpoint), as cmd/eval evaluates; -best or -latest take another. Without -config the run's
+// config.yaml is used, and the run's summary.json supplies the metrics when it describes the exported
+// checkpoint. -weights takes a torchvision-named safetensors file instead. The class names come from
+// -labels, else from the dataset of the configuration when it is on disk, else they are class_0,
+// class_1, ...
 package main
 
 import (
@@ -32,6 +33,7 @@ import (
 	"github.com/finegrain/finegrain/nets"
 	"github.com/finegrain/finegrain/ops"
 	"github.com/finegrain/finegrain/train"
+	"github.com/finegrain/finegrain/weights/hub"
 )
 
 func main() {
@@ -50,20 +52,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl.SetOutput(stderr)
 	var cf train.ConfigFlags
 	cf.Register(fl)
-	checkpoint := fl.String("checkpoint", "", "run directory, checkpoint directory or variables `prefix` to export")
-	best := fl.Bool("best", false, "with a run directory: its best checkpoint (by validation top-1) instead of the latest")
-	weights := fl.String("weights", "", "torchvision-named .safetensors `file` to export instead of a checkpoint")
+	var pf train.PickFlags
+	pf.Register(fl)
+	var model, checkpoint string
+	fl.StringVar(&model, "model", "", "run directory, checkpoint directory or variables `prefix` to export")
+	fl.StringVar(&checkpoint, "checkpoint", "", "alias of -model: the same `path`, under its former name (cmd/eval accepts it too)")
+	weights := fl.String("weights", "", "pretrained weights to export instead of a checkpoint: a .pth, .bin or .safetensors `file` in torchvision's naming, or a known name (go run ./cmd/weights list)")
+	freshHead := fl.Bool("fresh-head", false, "with -weights: start the classifier fresh when the model's class count differs from the file's (otherwise that is an error)")
 	labelsFile := fl.String("labels", "", "class names, one per line in class-id order (default: the dataset's)")
 	out := fl.String("out", "", "SavedModel `directory` to create (must not exist or be empty)")
 	fl.Usage = func() {
-		fmt.Fprintf(stderr, `Usage: export (-checkpoint PATH [-best] | -weights FILE.safetensors) [-config FILE] [-set key=value]... -out DIR
+		fmt.Fprintf(stderr, `Usage: export (-model PATH [-best|-latest] | -weights FILE_OR_NAME [-fresh-head]) [-config FILE] [-set key=value]... -out DIR
 
-Writes a SavedModel with signatures serving_default (images float32 [N,S,S,3], 0..255) and
-predict_jpeg (encoded images), assets/labels.txt and assets/metadata.json.
+Writes a trained model as a TensorFlow SavedModel, for cmd/predict, cmd/eval or any TensorFlow runtime.
+
+The SavedModel has signatures serving_default (images float32 [N,S,S,3], 0..255) and predict_jpeg
+(encoded images), and assets/labels.txt and assets/metadata.json (input size, resize, the training
+configuration with its dataset, the run's metrics). PATH is a run directory, a checkpoint directory
+or a variables prefix. Of a run directory it exports the checkpoint the run selected and evaluated
+itself (summary.json's checkpoint; before the run finished, its best validation checkpoint so far,
+else its latest), as cmd/eval evaluates; -best takes the best by validation top-1, -latest the latest.
+-checkpoint is an alias of -model.
 
 Examples:
-  go run ./cmd/export -checkpoint runs/demo -out runs/demo/export
-  go run ./cmd/export -checkpoint runs/csca_cub -best -out export/csca_cub
+  go run ./cmd/export -model runs/demo -out runs/demo/export
+  go run ./cmd/export -model runs/csca_cub -latest -out export/csca_cub-latest
   go run ./cmd/export -config configs/csca_cub.yaml -weights resnet50.safetensors -out export/r50
 
 Flags:
@@ -76,12 +89,24 @@ Flags:
 		}
 		return exitUsage
 	}
+	model, err := modelFlag(model, checkpoint)
+	if err != nil {
+		fmt.Fprintf(stderr, "export: %v\n", err)
+		return exitUsage
+	}
+	pick, err := pf.Pick()
 	switch {
+	case err != nil:
+		fmt.Fprintf(stderr, "export: %v\n", err)
+		return exitUsage
 	case fl.NArg() > 0:
 		fmt.Fprintf(stderr, "export: unexpected arguments %q (see -h)\n", fl.Args())
 		return exitUsage
-	case (*checkpoint == "") == (*weights == ""):
-		fmt.Fprintln(stderr, "export: give exactly one of -checkpoint and -weights (see -h)")
+	case (model == "") == (*weights == ""):
+		fmt.Fprintln(stderr, "export: give exactly one of -model and -weights (see -h)")
+		return exitUsage
+	case *weights != "" && pick != train.PickSelected:
+		fmt.Fprintf(stderr, "export: -%s chooses among the checkpoints of a run directory (-model); it does not go with -weights\n", pick)
 		return exitUsage
 	case *out == "":
 		fmt.Fprintln(stderr, "export: -out DIR is required")
@@ -89,52 +114,47 @@ Flags:
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := export(ctx, &cf, *checkpoint, *best, *weights, *labelsFile, *out, stdout, stderr); err != nil {
+	if *freshHead && *weights == "" {
+		fmt.Fprintln(stderr, "export: -fresh-head goes with -weights")
+		return exitUsage
+	}
+	if err := export(ctx, &cf, model, pick, *weights, *freshHead, *labelsFile, *out, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "export: %v\n", err)
 		return exitFailed
 	}
 	return exitOK
 }
 
-func export(ctx context.Context, cf *train.ConfigFlags, checkpoint string, best bool, weightsFile, labelsFile, out string, stdout, stderr io.Writer) error {
+// modelFlag is -model, or -checkpoint, its alias; both are accepted only when they agree.
+func modelFlag(model, alias string) (string, error) {
+	if model != "" && alias != "" && model != alias {
+		return "", fmt.Errorf("-model %s and -checkpoint %s: -checkpoint is an alias of -model; give one", model, alias)
+	}
+	if model == "" {
+		return alias, nil
+	}
+	return model, nil
+}
+
+func export(ctx context.Context, cf *train.ConfigFlags, model string, pick train.Pick, weightsFile string, freshHead bool, labelsFile, out string, stdout, stderr io.Writer) error {
 	var runDir, prefix string
 	var summary map[string]any
-	if checkpoint != "" {
-		// A run directory's summary.json names the checkpoint its test metrics describe (the selected
-		// model); exporting the run means exporting that one unless -best asks otherwise.
-		if fileExists(filepath.Join(checkpoint, "config.yaml")) {
-			// Whatever is exported, a run whose checkpoint.json is damaged or leads outside it is refused.
-			if _, _, err := train.ResolveCheckpoint(checkpoint, best); err != nil {
-				return err
-			}
-			var err error
-			if summary, err = readSummary(checkpoint); err != nil {
-				return err
-			}
-			if name, ok := summary["checkpoint"].(string); ok && !best {
-				d, err := train.RunCheckpoint(checkpoint, filepath.Base(name))
-				switch {
-				case errors.Is(err, os.ErrNotExist): // pruned since: the latest, without the summary's metrics
-				case err != nil:
-					return fmt.Errorf("%s: entry checkpoint: %w", filepath.Join(checkpoint, "summary.json"), err)
-				default:
-					checkpoint = d
-				}
-			}
-		}
-		ckptDir, p, err := train.ResolveCheckpoint(checkpoint, best)
+	if model != "" {
+		ckptDir, p, why, err := train.PickCheckpoint(model, pick)
 		if err != nil {
 			return err
 		}
+		if why != "" {
+			fmt.Fprintf(stderr, "export: %s\n", why)
+		}
 		prefix = p
-		// RUN/checkpoints/ckpt-N/model: the run directory is two levels above the checkpoint's.
-		if dir := filepath.Dir(filepath.Dir(ckptDir)); fileExists(filepath.Join(dir, "config.yaml")) {
+		if dir := train.RunDirOf(ckptDir); dir != "" && fileExists(filepath.Join(dir, "config.yaml")) {
 			runDir = dir
 		}
 		if cf.Path == "" && runDir != "" {
 			cf.Path = filepath.Join(runDir, "config.yaml")
 		}
-		if summary == nil && runDir != "" {
+		if runDir != "" {
 			if summary, err = readSummary(runDir); err != nil {
 				return err
 			}
@@ -144,9 +164,21 @@ func export(ctx context.Context, cf *train.ConfigFlags, checkpoint string, best 
 			summary = map[string]any{"num_classes": summary["num_classes"]}
 		}
 	}
-	cfg, err := cf.Load(false)
+	load := cf.Load
+	if weightsFile != "" && labelsFile != "" {
+		// The labels name the classes and the file holds the model: no dataset is read.
+		load = func(bool) (*train.Config, error) { return cf.LoadModel() }
+	}
+	cfg, err := load(false)
 	if err != nil {
 		return err
+	}
+	if weightsFile != "" {
+		path, _, err := hub.Resolve(weightsFile, "")
+		if err != nil {
+			return err
+		}
+		weightsFile = path
 	}
 	labels, err := classNames(ctx, cfg, labelsFile, summary, stderr)
 	if err != nil {
@@ -177,9 +209,14 @@ func export(ctx context.Context, cf *train.ConfigFlags, checkpoint string, best 
 		w = exported.FromCheckpoint(prefix)
 	} else {
 		source = weightsFile
+		opt := nets.ImportOptions{Partial: !cfg.Model.StrictImport, KeepClassifier: !freshHead}
 		w = func(_ context.Context, sess *tf.Session, g *ops.Graph) error {
-			_, err := nets.ImportTorchvision(sess, g, weightsFile) // logs its report
-			return err
+			rep, err := nets.Import(sess, g, weightsFile, opt)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stderr, "export: %s\n", rep)
+			return nil
 		}
 	}
 	if err := exported.Export(ctx, out, spec, w); err != nil {
@@ -236,9 +273,12 @@ func classNames(ctx context.Context, cfg *train.Config, labelsFile string, summa
 	return labels, nil
 }
 
-// configJSON is the resolved configuration with its YAML key names, as JSON.
+// configJSON is the resolved configuration with its YAML key names, as JSON, with data.resize_size
+// resolved too: the record says which resize the model was trained and evaluated with, not a rule.
 func configJSON(cfg *train.Config) (json.RawMessage, error) {
-	y, err := yaml.Marshal(cfg)
+	c := *cfg
+	c.Data.ResizeSize = cfg.Data.ResolvedResize()
+	y, err := yaml.Marshal(&c)
 	if err != nil {
 		return nil, err
 	}

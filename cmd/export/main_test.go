@@ -25,6 +25,7 @@ import (
 	"github.com/finegrain/finegrain/ops"
 	"github.com/finegrain/finegrain/pipeline"
 	"github.com/finegrain/finegrain/train"
+	"github.com/finegrain/finegrain/weights"
 )
 
 // tinySets configure a 1/8-width ResNet-18 on 32-pixel inputs.
@@ -74,7 +75,7 @@ func TestExportWeights(t *testing.T) {
 	}
 	out := filepath.Join(tmp, "model")
 	var stdout, stderr bytes.Buffer
-	args := append(tinySets(3), "-set", "data.root="+filepath.Join(tmp, "no-dataset"), "-weights", file, "-out", out)
+	args := append(tinySets(3), "-set", "data.root="+filepath.Join(tmp, "no-dataset"), "-set", "model.pretrained_strict=false", "-weights", file, "-out", out) // a classifier-only file: a partial load, knowingly
 	if code := run(context.Background(), args, &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit %d:\n%s", code, stderr.String())
 	}
@@ -202,19 +203,26 @@ func TestExportUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "exactly one of -checkpoint and -weights"},
+		{nil, "exactly one of -model and -weights"},
 		{[]string{"-checkpoint", "a", "-weights", "b", "-out", "c"}, "exactly one"},
 		{[]string{"-weights", "b"}, "-out DIR is required"},
+		{[]string{"-model", "a", "-weights", "b", "-out", "c"}, "exactly one"},
+		{[]string{"-model", "a", "-checkpoint", "b", "-out", "c"}, "-checkpoint is an alias of -model"},
+		{[]string{"-model", "a", "-best", "-latest", "-out", "c"}, "-best and -latest exclude each other"},
+		{[]string{"-weights", "b", "-latest", "-out", "c"}, "-latest chooses among the checkpoints of a run directory"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(context.Background(), c.args, &stdout, &stderr); code != exitUsage || !strings.Contains(stderr.String(), c.want) {
 			t.Errorf("export %q: exit %d, %q", c.args, code, stderr.String())
 		}
 	}
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"-checkpoint", filepath.Join(t.TempDir(), "none"), "-out", filepath.Join(t.TempDir(), "m")}, &stdout, &stderr)
-	if code != exitFailed || !strings.Contains(stderr.String(), "no checkpoint at") {
-		t.Errorf("missing checkpoint: exit %d, %q", code, stderr.String())
+	// -checkpoint, the alias, names the same thing as -model.
+	for _, name := range []string{"-model", "-checkpoint"} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), []string{name, filepath.Join(t.TempDir(), "none"), "-out", filepath.Join(t.TempDir(), "m")}, &stdout, &stderr)
+		if code != exitFailed || !strings.Contains(stderr.String(), "no checkpoint at") {
+			t.Errorf("%s of a missing checkpoint: exit %d, %q", name, code, stderr.String())
+		}
 	}
 }
 
@@ -253,7 +261,7 @@ log: {tensorboard: false, cam_images: 0}
 
 	out := filepath.Join(tmp, "export")
 	var stdout, stderr bytes.Buffer
-	if code := run(context.Background(), []string{"-checkpoint", runDir, "-out", out}, &stdout, &stderr); code != exitOK {
+	if code := run(context.Background(), []string{"-model", runDir, "-out", out}, &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit %d:\n%s", code, stderr.String())
 	}
 	m, err := exported.Load(out)
@@ -362,5 +370,131 @@ log: {tensorboard: false, cam_images: 0}
 		if i != len(want) || d > 1e-5 {
 			t.Errorf("%s: Go and Python probabilities differ by %.3g (%d vs %d values; want <= 1e-5)", sig, d, i, len(want))
 		}
+	}
+}
+
+// TestExportRecordsTheResize: with data.image_size alone the exported model resizes to 8/7 of it (not
+// to 512 whatever the crop), and its metadata says so, as a number and in the recorded configuration.
+func TestExportRecordsTheResize(t *testing.T) {
+	tmp := t.TempDir()
+	const c = 64 // 512 channels at width 1/8
+	file := filepath.Join(tmp, "w.safetensors")
+	st := safetensors(t, map[string][]float32{"fc.weight": make([]float32, 3*c), "fc.bias": {0, 0, 0}},
+		map[string][]int{"fc.weight": {3, c}, "fc.bias": {3}})
+	if err := os.WriteFile(file, st, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		sets []string
+		want int
+	}{
+		{nil, 36},
+		{[]string{"-set", "data.resize_size=48"}, 48},
+	}
+	for i, tc := range tests {
+		out := filepath.Join(tmp, fmt.Sprint("model", i))
+		args := []string{"-set", "model.depth=18", "-set", "model.width_multiplier=0.125", "-set", "model.attention=ca", "-set", "model.num_classes=3",
+			"-set", "data.image_size=32", "-set", "data.root=" + filepath.Join(tmp, "no-dataset")}
+		args = append(append(args, tc.sets...), "-set", "model.pretrained_strict=false", "-weights", file, "-out", out)
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), args, &stdout, &stderr); code != exitOK {
+			t.Fatalf("%q: exit %d:\n%s", tc.sets, code, stderr.String())
+		}
+		if !strings.Contains(stdout.String(), fmt.Sprintf("input 32, resize %d", tc.want)) {
+			t.Errorf("%q: stdout %q does not state resize %d", tc.sets, stdout.String(), tc.want)
+		}
+		m, err := exported.Load(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		md := m.Metadata()
+		m.Close()
+		var cfg struct {
+			Data struct {
+				ResizeSize int `json:"resize_size"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(md.Config, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		if md.ImageSize != 32 || md.ResizeSize != tc.want || cfg.Data.ResizeSize != tc.want {
+			t.Errorf("%q: metadata image %d resize %d, recorded data.resize_size %d; want 32, %d, %d", tc.sets, md.ImageSize, md.ResizeSize, cfg.Data.ResizeSize, tc.want, tc.want)
+		}
+	}
+}
+
+// TestExportWeightsWithLabels: exporting weights with -labels reads no dataset (data.root may be
+// unset), and a label count that differs from the file's classifier is refused unless -fresh-head.
+func TestExportWeightsWithLabels(t *testing.T) {
+	tmp := t.TempDir()
+	file := filepath.Join(tmp, "w.safetensors")
+	writeResNetWeights(t, file, 3)
+	labels := func(n int) string {
+		p := filepath.Join(tmp, fmt.Sprintf("labels%d.txt", n))
+		var b strings.Builder
+		for k := range n {
+			fmt.Fprintf(&b, "species %d\n", k)
+		}
+		if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cases := []struct {
+		name  string
+		extra []string
+		ok    bool
+		want  string
+	}{
+		{"labels, no dataset", []string{"-labels", labels(3)}, true, ""},
+		{"more labels than the classifier", []string{"-labels", labels(4)}, false, "fresh-head"},
+		{"a fresh head on purpose", []string{"-labels", labels(4), "-fresh-head"}, true, ""},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(tmp, fmt.Sprintf("model%d", i))
+			args := append(tinySets(0), "-set", "data.root=", "-weights", file, "-out", out)
+			args = append(args, tc.extra...)
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), args, &stdout, &stderr)
+			if (code == exitOK) != tc.ok {
+				t.Fatalf("exit %d, want success %v:\n%s", code, tc.ok, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tc.want) {
+				t.Errorf("stderr lacks %q:\n%s", tc.want, stderr.String())
+			}
+		})
+	}
+}
+
+// writeResNetWeights writes the weights of a freshly initialised model of tinySets' architecture with a
+// plain ResNet and classes outputs, under torchvision's names: a complete file a strict import takes.
+func writeResNetWeights(t *testing.T, path string, classes int) {
+	t.Helper()
+	net := nets.DefaultConfig()
+	net.Depth, net.WidthMultiplier, net.NumClasses = 18, 0.125, classes
+	g := ops.NewGraph(1)
+	err := ops.Catch("weights", g, func() error {
+		images := op.Placeholder(g.Root().SubScope("images"), tf.Float, op.PlaceholderShape(tf.MakeShape(-1, 32, 32, 3)))
+		_, err := nets.Build(g.Head("eval", false), images, net)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := ops.DefaultSessionConfig().NewSession(g.TF())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	if _, err := sess.Run(nil, nil, []*tf.Operation{g.InitOp()}); err != nil {
+		t.Fatal(err)
+	}
+	ts, err := nets.ExportTorchvision(sess, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := weights.WriteSafetensors(path, ts, nil); err != nil {
+		t.Fatal(err)
 	}
 }

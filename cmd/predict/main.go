@@ -68,8 +68,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: predict -model DIR [-topk 5] [-json] [-cam OUTDIR] FILES_OR_DIRS...
 
-Classifies images with an exported model. Directories are searched recursively for %s
-files (JPEG, PNG, GIF, BMP, WebP); files named on the command line are read whatever their name.
+Classifies images with an exported model.
+
+Directories are searched recursively for %s files (JPEG, PNG, GIF, BMP,
+WebP); files named on the command line are read whatever their name.
 
 Examples:
   go run ./cmd/predict -model runs/demo/export bird.jpg
@@ -248,7 +250,7 @@ func evalConfig(m *exported.Model) pipeline.Config {
 	cfg.ImageSize = m.InputSize()
 	cfg.ResizeSize = m.Metadata().ResizeSize
 	if cfg.ResizeSize == 0 {
-		cfg.ResizeSize = (cfg.ImageSize*8 + 3) / 7 // round(8/7·S)
+		cfg.ResizeSize = cfg.ImageSize * 8 / 7 // train.DataConfig.ResolvedResize's rule
 	}
 	cfg.ResizeSize = max(cfg.ResizeSize, cfg.ImageSize)
 	return cfg

@@ -34,7 +34,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(2)
 	case errors.Is(err, flag.ErrHelp):
-		os.Exit(2)
+		os.Exit(0)
 	case err != nil:
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
@@ -54,7 +54,18 @@ func run(args []string, stdout, stderr io.Writer) error {
 	metric := fs.String("metric", "test_top1", "summary field in the cells: "+strings.Join(report.Metrics, ", "))
 	quiet := fs.Bool("quiet", false, "do not print the report")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: report [flags] RUNS_DIR\n\nGathers the runs below RUNS_DIR into the paper's Table 1 layout.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), `Usage: report [flags] RUNS_DIR
+
+Gathers the finished runs below RUNS_DIR into the paper's Table 1 layout.
+
+It writes report.md, table.csv, runs.csv, paired.csv and the plots into -out (default RUNS_DIR).
+
+Examples:
+  go run ./cmd/report runs/sweep
+  go run ./cmd/report -paper -out docs/table1 runs/table1
+
+Flags:
+`)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

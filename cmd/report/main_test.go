@@ -33,7 +33,7 @@ func TestRun(t *testing.T) {
 		files      []string // in out
 		wantErrMsg string
 	}{
-		{name: "no directory", args: nil, usage: true, stderr: []string{"usage: report"}},
+		{name: "no directory", args: nil, usage: true, stderr: []string{"Usage: report"}},
 		{name: "two directories", args: []string{root, root}, usage: true},
 		{name: "bad metric", args: []string{"-metric", "loss", root}, wantErrMsg: `metric "loss"`},
 		{name: "missing directory", args: []string{filepath.Join(root, "nope")}, wantErrMsg: "runs directory"},

@@ -53,8 +53,8 @@ func main() {
 	case errors.As(err, &u):
 		fmt.Fprintln(os.Stderr, "sweep:", err)
 		os.Exit(2)
-	case errors.Is(err, flag.ErrHelp):
-		os.Exit(2)
+	case errors.Is(err, flag.ErrHelp): // the usage was asked for and printed
+		os.Exit(0)
 	case err != nil:
 		fmt.Fprintln(os.Stderr, "sweep:", err)
 		os.Exit(1)
@@ -96,11 +96,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	dryRun := fs.Bool("dry-run", false, "print the plan (each run's state and command) and train nothing")
 	quiet := fs.Bool("quiet", false, "no progress lines; only the final tally and failures")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: sweep [flags]\n\nTrains datasets × variants × seeds with cmd/train, one run directory each; skips finished runs, resumes interrupted ones.\n\nFlags:\n")
+		fmt.Fprint(fs.Output(), `Usage: sweep [-datasets LIST] [-variants LIST] [-seeds LIST] [-config PATTERN] [-set key=value]... [-out DIR] [flags]
+
+Trains datasets × attention variants × seeds with cmd/train, one run directory each.
+
+Runs go to OUT/<dataset>/<variant>/seed<S>, each with its output in RUN/train.log. A finished run is
+skipped, an interrupted one resumed: run the same command again to go on. Ctrl-C asks every running
+trainer to checkpoint and stop. go run ./cmd/report OUT then gathers the runs into a table.
+
+Examples:
+  go run ./cmd/sweep -datasets cub,dogs,cars -variants none,fcn,ca,sa,csca -seeds 1,2,3 -out runs/table1
+  go run ./cmd/sweep -config configs/demo.yaml -datasets synthetic -seeds 1-3 -set train.epochs=5 -dry-run
+  go run ./cmd/sweep -config 'my_{dataset}.yaml' -datasets a,b -variants none,csca -parallel 2 -out runs/mine
+
+Flags:
+`)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
 	}
 	if fs.NArg() != 0 {
 		fs.Usage()

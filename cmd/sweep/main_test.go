@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -113,5 +114,21 @@ func TestRun(t *testing.T) {
 				t.Errorf("%d finished runs, want %d", len(done), tc.runs)
 			}
 		})
+	}
+}
+
+// TestUsage: -h prints the usage with examples and is not an error (main exits 0); a bad flag is a
+// usage error (exit 2).
+func TestUsage(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"-h"}, &stdout, &stderr); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h: %v, want flag.ErrHelp", err)
+	}
+	if !strings.HasPrefix(stderr.String(), "Usage: sweep ") || !strings.Contains(stderr.String(), "\nExamples:\n  go run ./cmd/sweep ") {
+		t.Errorf("usage:\n%s", stderr.String())
+	}
+	var u usageError
+	if err := run(context.Background(), []string{"-nosuch"}, &stdout, &stderr); !errors.As(err, &u) {
+		t.Errorf("an unknown flag: %v, want a usage error", err)
 	}
 }

@@ -51,9 +51,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	rows := fs.Int("contact-classes", 6, "species (rows) on the contact sheet")
 	cols := fs.Int("contact-samples", 6, "images per species (columns) on the contact sheet")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: synth -out DIR [-contact FILE.png] [flags]\n\n"+
-			"Generates the synthetic fine-grained benchmark: one stylised bird whose species differ only in\n"+
-			"small parts (wing bar, eye ring, crest, tail pattern, beak), in the CUB-200-2011 layout.\n\nFlags:\n")
+		fmt.Fprint(stderr, `Usage: synth -out DIR [-contact FILE.png] [flags]
+
+Generates the synthetic fine-grained benchmark in the CUB-200-2011 layout, and draws contact sheets.
+
+Its species are one stylised bird that differs only in small parts (wing bar, eye ring, crest, tail
+pattern, beak). Generating into a folder that holds the same benchmark does nothing. Train on it with
+data.format: synthetic (configs/demo.yaml): training generates it when data.root holds none yet.
+
+Examples:
+  go run ./cmd/synth -out data/synth
+  go run ./cmd/synth -out data/synth -classes 50 -per-class 40 -size 160 -difficulty 0.7 -seed 2
+  go run ./cmd/synth -contact sheet.png -contact-classes 6 -contact-samples 10
+
+Flags:
+`)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

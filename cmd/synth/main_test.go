@@ -24,6 +24,7 @@ func TestRun(t *testing.T) {
 		wantOutput []string // files that must exist afterwards
 	}{
 		{name: "help", args: []string{"-h"}, code: 0, stderr: "-per-class"},
+		{name: "help has examples", args: []string{"-h"}, code: 0, stderr: "Examples:\n  go run ./cmd/synth -out data/synth\n"},
 		{name: "no work", args: nil, code: 2, stderr: "nothing to do"},
 		{name: "unknown flag", args: []string{"-colours", "3"}, code: 2, stderr: "flag provided but not defined: -colours"},
 		{name: "stray argument", args: []string{"-out", out, "extra"}, code: 2, stderr: `unexpected arguments ["extra"]`},

@@ -3,7 +3,10 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 
 	tf "github.com/galeone/tensorflow/tensorflow/go"
@@ -14,20 +17,50 @@ import (
 
 func main() {
 	ops.QuietLogs()
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "tfinfo:", err)
-		os.Exit(1)
-	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run() error {
+// run is the command: it returns the exit status (0 done, 1 failed, 2 bad usage).
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("tfinfo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: tfinfo
+
+Prints the TensorFlow version this project links against, its devices, and a small graph's result.
+
+A quick check that the TensorFlow C library is installed and usable (make setup). It takes no flags.
+
+Examples:
+  go run ./cmd/tfinfo
+`)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "tfinfo: unexpected arguments %q (see -h)\n", fs.Args())
+		return 2
+	}
+	if err := probe(stdout); err != nil {
+		fmt.Fprintln(stderr, "tfinfo:", err)
+		return 1
+	}
+	return 0
+}
+
+// probe prints the runtime, its devices and the result of a small tfgo graph.
+func probe(w io.Writer) error {
 	rt, err := ops.Probe()
 	if err != nil {
 		return err
 	}
-	fmt.Println("TensorFlow", rt.Version)
+	fmt.Fprintln(w, "TensorFlow", rt.Version)
 	for _, d := range rt.Devices {
-		fmt.Println("device", d)
+		fmt.Fprintln(w, "device", d)
 	}
 	root := tg.NewRoot()
 	a := tg.NewTensor(root, tg.Const(root, [2][2]float32{{1, 2}, {3, 4}}))
@@ -48,6 +81,6 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Println("[[1 2] [3 4]] x [[10] [100]] =", out[0].Value())
+	fmt.Fprintln(w, "[[1 2] [3 4]] x [[10] [100]] =", out[0].Value())
 	return nil
 }

@@ -54,8 +54,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: train -config FILE [-set key=value]... [flags]
 
-Trains a model as a configuration describes (configs/README.md lists every key) and keeps the run
-directory: config.yaml, metrics.jsonl, metrics.csv, events/ (TensorBoard), checkpoints/, summary.json.
+Trains a model as a configuration describes (configs/README.md lists every key).
+
+The run directory keeps config.yaml, metrics.jsonl, metrics.csv, events/ (TensorBoard), checkpoints/
+and summary.json.
 Ctrl-C (SIGINT) or SIGTERM finishes the step, writes a checkpoint and exits with status 130.
 
 Examples:
@@ -141,7 +143,10 @@ Flags:
 				return exitFailed
 			}
 		} else {
-			printPlan(stdout, plan)
+			if err := plan.WriteText(stdout); err != nil {
+				fmt.Fprintf(stderr, "train: %v\n", err)
+				return exitFailed
+			}
 		}
 		return exitOK
 	}
@@ -213,28 +218,4 @@ func resolve(cf *train.ConfigFlags, out string, resume bool) (*train.Config, str
 	}
 	cfg, err := train.Load(train.LoadOptions{Path: saved, Sets: cf.Sets, CheckPaths: true})
 	return cfg, runDir, err
-}
-
-func printPlan(w io.Writer, p *train.Plan) {
-	gen := ""
-	if !p.Dataset.Generated {
-		gen = " (synthetic, generated on the first run)"
-	}
-	fmt.Fprintf(w, "config      %s\n", p.Config)
-	fmt.Fprintf(w, "run dir     %s\n", p.RunDir)
-	fmt.Fprintf(w, "dataset     %s at %s%s: %d classes, %d train, %d val, %d test images\n",
-		p.Dataset.Format, p.Dataset.Root, gen, p.Dataset.Classes, p.Dataset.Train, p.Dataset.Val, p.Dataset.Test)
-	pre := "from scratch"
-	if p.Model.Pretrained != "" {
-		pre = "from " + p.Model.Pretrained
-	}
-	fmt.Fprintf(w, "model       %s-ResNet%d ×%g, %d classes, %d×%d input, %s\n",
-		p.Model.Attention, p.Model.Depth, p.Model.WidthMultiplier, p.Model.NumClasses, p.Model.ImageSize, p.Model.ImageSize, pre)
-	fmt.Fprintf(w, "size        %d parameters in %d variables", p.Params, p.Variables)
-	if p.FLOPs > 0 {
-		fmt.Fprintf(w, ", %.2f GFLOPs per image", float64(p.FLOPs)/1e9)
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintf(w, "schedule    %s, %d epochs × %d steps = %d steps; model selection: %s\n", p.Optimizer, p.Epochs, p.StepsPerEpoch, p.TotalSteps, p.Selection)
-	fmt.Fprintf(w, "tensorflow  %s\n", p.TensorFlow)
 }

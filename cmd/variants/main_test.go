@@ -3,13 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
+
+	"github.com/finegrain/finegrain/train"
 )
 
 func TestTable(t *testing.T) {
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"-depth", "18", "-size", "32", "-iters", "1", "-variants", "none,csca", "-classes", "10"}, &out); err != nil {
+	if err := run(context.Background(), []string{"-depth", "18", "-size", "32", "-iters", "1", "-variants", "none,csca", "-classes", "10"}, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -21,7 +27,7 @@ func TestTable(t *testing.T) {
 		t.Errorf("rows:\n%s\n%s", lines[4], lines[5])
 	}
 	for _, bad := range [][]string{{"-iters", "0"}, {"-variants", "cbam"}, {"-depth", "19"}} {
-		if err := run(context.Background(), bad, &out); err == nil {
+		if err := run(context.Background(), bad, &out, io.Discard); err == nil {
 			t.Errorf("%v: no error", bad)
 		}
 	}
@@ -32,5 +38,31 @@ func TestThousands(t *testing.T) {
 		if got := thousands(n); got != want {
 			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// TestFlagsFollowTraining: the table describes the models training builds unless a flag says otherwise,
+// and -h is a usage with examples, not an error.
+func TestFlagsFollowTraining(t *testing.T) {
+	d := train.Default().Model
+	fs, _ := newFlags(io.Discard)
+	for name, want := range map[string]string{"form": d.GateForm, "fusion": d.CSCAFusion, "depth": fmt.Sprint(d.Depth)} {
+		if got := fs.Lookup(name).DefValue; got != want {
+			t.Errorf("-%s defaults to %q, training to %q", name, got, want)
+		}
+	}
+	if d.GateForm != "residual" {
+		t.Errorf("training's gate form is %q: update this test's expectations with the default", d.GateForm)
+	}
+	var stderr strings.Builder
+	if err := run(context.Background(), []string{"-h"}, io.Discard, &stderr); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h: %v, want flag.ErrHelp (exit status 0)", err)
+	}
+	if !strings.Contains(stderr.String(), "Examples:\n  go run ./cmd/variants") {
+		t.Errorf("usage lacks examples:\n%s", stderr.String())
+	}
+	var u usageError
+	if err := run(context.Background(), []string{"-nosuch"}, io.Discard, io.Discard); !errors.As(err, &u) {
+		t.Errorf("an unknown flag: %v, want a usage error (exit status 2)", err)
 	}
 }

@@ -170,8 +170,9 @@ func TestBadConfigs(t *testing.T) {
 		{name: "empty data root", yaml: edit("  root: "+root, `  root: ""`), code: 2, want: []string{"data.root: missing: want the dataset directory"}},
 		{name: "data root is not a dataset", yaml: edit("  format: synthetic\n  root: "+root, "  format: cub\n  root: "+empty), args: []string{"-out", filepath.Join(tmp, "run-empty")},
 			code: 1, want: []string{"data.root: cub: missing " + filepath.Join(empty, "classes.txt")}},
-		{name: "missing pretrained weights", yaml: edit("  width_multiplier: 0.25", "  width_multiplier: 1\n  pretrained: "+missing+".safetensors"), code: 2, want: []string{`model.pretrained: "` + missing + `.safetensors": file not found`}},
-		{name: "pretrained not safetensors", yaml: edit("  width_multiplier: 0.25", "  width_multiplier: 1\n  pretrained: resnet18.pth"), code: 2, want: []string{`model.pretrained: "resnet18.pth": want a .safetensors file`}},
+		{name: "missing pretrained weights", yaml: edit("  width_multiplier: 0.25", "  width_multiplier: 1\n  pretrained: "+missing+".safetensors"), code: 2, want: []string{`model.pretrained: "` + missing + `.safetensors": weights file ` + missing + `.safetensors: file not found`}},
+		{name: "missing .pth weights", yaml: edit("  width_multiplier: 0.25", "  width_multiplier: 1\n  pretrained: resnet18.pth"), code: 2, want: []string{`model.pretrained: "resnet18.pth": weights file resnet18.pth: file not found`}},
+		{name: "pretrained neither file nor name", yaml: edit("  width_multiplier: 0.25", "  width_multiplier: 1\n  pretrained: resnet18"), code: 2, want: []string{`is neither a weights file nor a known name; did you mean torchvision/resnet18`}},
 
 		// Environment, -set and flags.
 		{name: "environment of the wrong type", yaml: base, env: []string{"FINEGRAIN_TRAIN_EPOCHS=many"}, code: 2, want: []string{`train.epochs: "many" (from $FINEGRAIN_TRAIN_EPOCHS): want an integer`}},
