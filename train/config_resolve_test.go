@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/finegrain/finegrain/configs"
 )
 
 // makeTree creates files (path → text) under dir.
@@ -145,7 +147,7 @@ func TestConfigFlagsResolve(t *testing.T) {
 // not checked: the datasets and weights are not part of the repository).
 func TestShippedConfigsResolveByName(t *testing.T) {
 	t.Chdir("..")
-	names, err := configNames()
+	names, err := configs.Names()
 	if err != nil {
 		t.Fatal(err)
 	}

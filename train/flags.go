@@ -1,22 +1,15 @@
 package train
 
 import (
-	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
+
+	"github.com/finegrain/finegrain/configs"
 )
 
-// ConfigDir is where a -config name that is not a file is looked up: the repository's configs/,
-// relative to the working directory. The directory on disk is used, not a copy built into the binary:
-// the file a user reads and edits is then the one a run uses, messages name a real file, and the
-// shipped configurations name their datasets and weights relative to the repository root anyway
-// (data/..., weights/...), so they are only meaningful from there.
-const ConfigDir = "configs"
+// ConfigDir is where a -config name that is not a file is looked up (configs.Dir).
+const ConfigDir = configs.Dir
 
 // ConfigFlags are the -config and -set flags that every command reading a configuration takes.
 type ConfigFlags struct {
@@ -78,76 +71,5 @@ func (c *ConfigFlags) LoadFile() (*Config, error) {
 	return Load(LoadOptions{Path: c.Path})
 }
 
-// ResolveConfig is the configuration file that a -config value names: the value itself if it exists,
-// else the first existing file of NAME.yaml, ConfigDir/NAME and ConfigDir/NAME.yaml (the suffix is tried
-// only when NAME has no .yaml or .yml; ConfigDir only for a relative NAME). A file in the working
-// directory thus wins over one of the same name in configs/. When none exists, the error lists the
-// configurations in ConfigDir and the nearest name.
-func ResolveConfig(name string) (string, error) {
-	if name == "" {
-		return "", nil
-	}
-	if _, err := os.Stat(name); err == nil || !errors.Is(err, fs.ErrNotExist) {
-		return name, nil // exists, or cannot be checked: reading it says why
-	}
-	withSuffix := func(p string) []string {
-		switch strings.ToLower(filepath.Ext(p)) {
-		case ".yaml", ".yml":
-			return []string{p}
-		}
-		return []string{p, p + ".yaml"}
-	}
-	tried := withSuffix(name)
-	if !filepath.IsAbs(name) {
-		tried = append(tried, withSuffix(filepath.Join(ConfigDir, name))...)
-	}
-	for _, p := range tried[1:] {
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-			return p, nil
-		}
-	}
-	msg := fmt.Sprintf("read config: %s: no such file or directory", name)
-	if len(tried) > 1 {
-		msg += " (nor " + strings.Join(tried[1:], ", ") + ")"
-	}
-	if filepath.IsAbs(name) {
-		return name, errors.New(msg)
-	}
-	names, err := configNames()
-	switch {
-	case err != nil:
-		msg += fmt.Sprintf("; a name is looked up in %s/ of the working directory, which has none: run from the repository root, or give the file's path", ConfigDir)
-	case len(names) == 0:
-		msg += fmt.Sprintf("; %s/ holds no .yaml file", ConfigDir)
-	default:
-		stem := strings.TrimSuffix(filepath.Base(name), filepath.Ext(name))
-		stems := make([]string, len(names))
-		for i, n := range names {
-			stems[i] = strings.TrimSuffix(n, filepath.Ext(n))
-		}
-		if best, ok := closest(stem, stems); ok {
-			msg += fmt.Sprintf(" (did you mean %s?)", best)
-		}
-		msg += fmt.Sprintf("; the configurations in %s/ are %s", ConfigDir, strings.Join(stems, ", "))
-	}
-	return name, errors.New(msg)
-}
-
-// configNames lists the YAML files of ConfigDir.
-func configNames() ([]string, error) {
-	entries, err := os.ReadDir(ConfigDir)
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", ConfigDir, err)
-	}
-	var names []string
-	for _, e := range entries {
-		switch strings.ToLower(filepath.Ext(e.Name())) {
-		case ".yaml", ".yml":
-			if !e.IsDir() {
-				names = append(names, e.Name())
-			}
-		}
-	}
-	sort.Strings(names)
-	return names, nil
-}
+// ResolveConfig is the configuration file that a -config value names (see configs.Resolve).
+func ResolveConfig(name string) (string, error) { return configs.Resolve(name) }

@@ -615,7 +615,7 @@ func unknownKey(name string, specs []keySpec) string {
 		names[i] = k.Name
 	}
 	msg := fmt.Sprintf("%s: unknown key", name)
-	if best, ok := closest(name, names); ok {
+	if best, ok := configs.Closest(name, names); ok {
 		msg += fmt.Sprintf(" (did you mean %s?)", best)
 	}
 	return msg
@@ -629,41 +629,10 @@ func unknownEnv(name string, specs []keySpec) string {
 		names = append(names, EnvName(k.Name))
 	}
 	msg := fmt.Sprintf("$%s: no configuration key has this environment variable", name)
-	if best, ok := closest(strings.ToUpper(name), names); ok {
+	if best, ok := configs.Closest(strings.ToUpper(name), names); ok {
 		msg += fmt.Sprintf(" (did you mean $%s?)", best)
 	} else {
 		msg += fmt.Sprintf(" (the variable of a key is %s_ and the key in capitals with _ for ., e.g. %s)", EnvPrefix, EnvName("train.epochs"))
 	}
 	return msg + "; unset it"
-}
-
-// closest is the candidate nearest to name by edit distance, if it is near enough to be a typo.
-func closest(name string, candidates []string) (string, bool) {
-	best, dist := "", 1<<30
-	for _, c := range candidates {
-		if d := editDistance(name, c); d < dist {
-			best, dist = c, d
-		}
-	}
-	return best, dist <= max(3, len(name)/4)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

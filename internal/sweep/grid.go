@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/finegrain/finegrain/configs"
 )
 
 // DefaultConfig is the configuration template of the paper's grid: configs/<variant>_<dataset>.yaml.
@@ -127,14 +129,20 @@ func (g Grid) Runs() ([]Run, error) {
 		for _, d := range g.Datasets {
 			for _, v := range g.Variants {
 				cfg := strings.NewReplacer("{dataset}", d, "{variant}", v).Replace(tmpl)
-				if _, err := os.Stat(cfg); err != nil && !missing[cfg] {
+				// A name resolves in configs/ as cmd/train's -config does (csca_{dataset}).
+				resolved, err := configs.Resolve(cfg)
+				if err == nil {
+					_, err = os.Stat(resolved)
+				}
+				if err != nil && !missing[cfg] {
 					missing[cfg] = true
 					if errors.Is(err, os.ErrNotExist) {
 						bad("config %s (%s/%s): no such file", cfg, d, v)
 					} else {
-						bad("config %s: %v", cfg, err)
+						bad("config %s (%s/%s): %v", cfg, d, v, err)
 					}
 				}
+				cfg = resolved
 				var sets []string
 				if !strings.Contains(tmpl, "{variant}") {
 					sets = append(sets, keyAttention+"="+v)

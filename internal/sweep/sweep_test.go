@@ -416,3 +416,32 @@ func TestExecuteRefusesForeignDirectory(t *testing.T) {
 		t.Errorf("the directory's file is gone: %v", err)
 	}
 }
+
+// TestGridResolvesConfigNames: a template that names configurations without a path resolves in
+// configs/ as cmd/train's -config does, so 'my_{dataset}' finds configs/my_a.yaml.
+func TestGridResolvesConfigNames(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"a", "b"} {
+		if err := os.MkdirAll(filepath.Join(dir, "configs"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "configs", "my_"+d+".yaml"), []byte("data:\n  format: folder\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Chdir(dir)
+	runs, err := Grid{Datasets: []string{"a", "b"}, Variants: []string{"none"}, Seeds: []int64{1}, Config: "my_{dataset}", Out: "runs"}.Runs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range []string{"a", "b"} {
+		want := filepath.Join("configs", "my_"+d+".yaml")
+		if args := runs[i].Args(false); len(args) < 2 || args[1] != want {
+			t.Errorf("run %s: args %v, want -config %s", runs[i].Name(), args, want)
+		}
+	}
+	_, err = Grid{Datasets: []string{"c"}, Variants: []string{"none"}, Seeds: []int64{1}, Config: "my_{dataset}", Out: "runs"}.Runs()
+	if err == nil || !strings.Contains(err.Error(), "my_c (c/none): no such file") {
+		t.Errorf("a missing name: %v", err)
+	}
+}
