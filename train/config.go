@@ -31,7 +31,7 @@ type ModelConfig struct {
 	Attention       string  `yaml:"attention" doc:"attention variant: none, fcn, ca, sa or csca"`
 	Depth           int     `yaml:"depth" doc:"ResNet depth: 18, 34, 50 or 101"`
 	NumClasses      int     `yaml:"num_classes" doc:"classifier outputs, at most 100000; 0 takes the dataset's class count (a different non-zero value is an error)"`
-	WidthMultiplier float64 `yaml:"width_multiplier" doc:"scales every channel count (1 = torchvision's widths; pretrained weights need 1)"`
+	WidthMultiplier float64 `yaml:"width_multiplier" doc:"scales every channel count (1 = torchvision's widths; model.pretrained needs weights of the same width)"`
 	Pretrained      string  `yaml:"pretrained" doc:"weights to start from: a .pth, .bin or .safetensors file in torchvision's naming, or a known name (go run ./cmd/weights list), e.g. torchvision/resnet50.v2; empty trains from scratch"`
 	StrictImport    bool    `yaml:"pretrained_strict" doc:"refuse a model.pretrained file whose backbone tensors are missing, unused or of the wrong shape; false accepts a partial load, listed in RUN/pretrained.json"`
 	CSCAFusion      string  `yaml:"csca_fusion" doc:"csca only: parallel (one fused channel×spatial map) or sequential (CBAM order)"`
@@ -62,6 +62,7 @@ type DataConfig struct {
 // data.root holds no dataset yet, the trainer generates it there first.
 type SyntheticConfig struct {
 	Classes       int     `yaml:"classes" doc:"number of classes (species)"`
+	FirstClass    int     `yaml:"first_class" doc:"the species the classes start at: classes are species first_class to first_class+classes-1 of the generator's fixed order, so sets with disjoint ranges (a pretraining set, a fine-grained set) share no species; first_class+classes at most 405"`
 	PerClass      int     `yaml:"per_class" doc:"images per class, 2 to 10000, split into train and test by train_fraction"`
 	TrainFraction float64 `yaml:"train_fraction" doc:"share of each class in the official training split, in (0, 1)"`
 	ImageSize     int     `yaml:"image_size" doc:"side of the generated images in pixels, 32 to 2048"`
@@ -127,6 +128,7 @@ func (d DataConfig) SynthConfig() synth.Config {
 	c := synth.DefaultConfig()
 	s := d.Synthetic
 	c.Classes, c.PerClass, c.TrainFraction, c.Size, c.Difficulty, c.Seed = s.Classes, s.PerClass, s.TrainFraction, s.ImageSize, s.Difficulty, uint64(s.Seed)
+	c.FirstClass = s.FirstClass
 	return c
 }
 
@@ -280,10 +282,9 @@ func (c *Config) validate(checkPaths bool, stat func(string) error) []problem {
 	if !(m.Dropout >= 0 && m.Dropout < 1) {
 		bad("model.dropout", m.Dropout, "want a rate in [0, 1)")
 	}
+	// Any width may start from weights of its own width (the protocol's ×0.5 pretraining); the strict
+	// import compares every shape and names a width mismatch.
 	if m.Pretrained != "" {
-		if m.WidthMultiplier != 1 {
-			bad("model.width_multiplier", m.WidthMultiplier, "want 1 with model.pretrained (torchvision's widths)")
-		}
 		if checkPaths {
 			if _, _, err := hub.Resolve(m.Pretrained, ""); err != nil {
 				bad("model.pretrained", m.Pretrained, err.Error())
@@ -330,6 +331,10 @@ func (c *Config) validate(checkPaths bool, stat func(string) error) []problem {
 	if d.Format == "synthetic" {
 		s := d.Synthetic
 		inRange("data.synthetic.classes", s.Classes, 2, synth.MaxClasses, fmt.Sprintf("want 2 to %d", synth.MaxClasses))
+		// Checked against classes clamped to its range, so a bad classes is not reported twice.
+		last := synth.MaxClasses - min(max(s.Classes, 2), synth.MaxClasses)
+		inRange("data.synthetic.first_class", s.FirstClass, 0, last,
+			fmt.Sprintf("want 0 to %d: the generator has %d species, and first_class + data.synthetic.classes (%d) must be at most %d", last, synth.MaxClasses, s.Classes, synth.MaxClasses))
 		inRange("data.synthetic.per_class", s.PerClass, 2, maxPerClass, fmt.Sprintf("want 2 to %d", maxPerClass))
 		if !(s.TrainFraction > 0 && s.TrainFraction < 1) {
 			bad("data.synthetic.train_fraction", s.TrainFraction, "want a fraction in (0, 1)")

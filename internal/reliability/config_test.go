@@ -93,7 +93,6 @@ func TestBadConfigs(t *testing.T) {
 		// Contradictory options.
 		{name: "best_val without a validation split", yaml: edit("  val_fraction: 0.2", "  val_fraction: 0"), code: 2, want: []string{`train.selection: "best_val": needs data.val_fraction > 0 (or use last)`}},
 		{name: "nesterov without momentum", yaml: edit("  seed: 7", "  seed: 7\n  nesterov: true\n  momentum: 0"), code: 2, want: []string{"train.nesterov: true: wants train.momentum > 0"}},
-		{name: "pretrained at a quarter width", yaml: edit("  depth: 18", "  depth: 18\n  pretrained: "+filepath.Join(tmp, "resnet18.safetensors")), code: 2, want: []string{"model.width_multiplier: 0.25: want 1 with model.pretrained"}},
 		{name: "resize smaller than the crop", yaml: edit("  resize_size: 36", "  resize_size: 20"), code: 2, want: []string{"data.resize_size: 20: want 0 or data.image_size (32) to 8192 pixels"}},
 		{name: "negative warm-up", yaml: edit("  warmup_epochs: 0.5", "  warmup_epochs: -1"), code: 2, want: []string{"train.warmup_epochs: -1: want 0 to 100000"}},
 		{name: "decreasing milestones", yaml: edit("  seed: 7", "  seed: 7\n  schedule: step\n  milestones: [30, 10]"), code: 2, want: []string{"train.milestones: [30 10]: want increasing positive epochs"}},

@@ -187,6 +187,8 @@ func loadRun(dir string) (*Run, []Problem) {
 		cfg, err := flattenConfig(b)
 		if err != nil {
 			problems = append(problems, Problem{cfgPath, fmt.Errorf("%w; the run's settings are taken from summary.json alone", err)})
+		} else {
+			cfg = withDefaults(cfg)
 		}
 		run.Config = cfg
 	} else if !errors.Is(err, fs.ErrNotExist) {

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/finegrain/finegrain/configs"
 )
 
 // Keys of a run's settings with a role of their own.
@@ -49,6 +51,23 @@ func flattenConfig(text []byte) (map[string]string, error) {
 	}
 	walk("", doc)
 	return flat, nil
+}
+
+// withDefaults completes a run's settings with today's defaults for the keys its config.yaml lacks: a
+// run's file is fully resolved when it is written, so a missing key is one added since, which the run
+// used at the value it then had, its default. Without it a key added later (data.test_fraction,
+// data.synthetic.first_class) would split old and new runs of the same settings into two columns.
+func withDefaults(cfg map[string]string) map[string]string {
+	defaults, err := flattenConfig(configs.Defaults)
+	if err != nil {
+		return cfg // the embedded defaults always parse (train's tests load them)
+	}
+	for k, v := range defaults {
+		if _, ok := cfg[k]; !ok {
+			cfg[k] = v
+		}
+	}
+	return cfg
 }
 
 func configText(v any) string {

@@ -266,10 +266,13 @@ func TestSettingsSplitColumns(t *testing.T) {
 			[]string{"ResNet18", "FCN-ResNet18 (64 px)", "FCN-ResNet18 (192 px)", "CA-ResNet18", "SA-ResNet18", "CSCA-ResNet18"},
 			map[string]string{"FCN-ResNet18 (64 px)": "21.00 ± 1.41 (2)", "FCN-ResNet18 (192 px)": "61.00 ± 1.41 (2)"},
 			"data.image_size (64, 192)"},
-		{"a key some runs do not record", []group{{"csca", map[string]any{"model.gate_init_logit": 2}, 0.40}, {"csca", nil, 0.60}},
-			[]string{"ResNet18", "FCN-ResNet18", "CA-ResNet18", "SA-ResNet18", "CSCA-ResNet18 (model.gate_init_logit=2)", "CSCA-ResNet18 (model.gate_init_logit=?)"},
-			map[string]string{"CSCA-ResNet18 (model.gate_init_logit=2)": "41.00 ± 1.41 (2)", "CSCA-ResNet18 (model.gate_init_logit=?)": "61.00 ± 1.41 (2)"},
-			"model.gate_init_logit (2, ?)"},
+		{"a key older runs do not record takes its default", []group{{"csca", map[string]any{"model.gate_init_logit": 2}, 0.40}, {"csca", nil, 0.60}},
+			[]string{"ResNet18", "FCN-ResNet18", "CA-ResNet18", "SA-ResNet18", "CSCA-ResNet18 (model.gate_init_logit=2)", "CSCA-ResNet18 (model.gate_init_logit=6)"},
+			map[string]string{"CSCA-ResNet18 (model.gate_init_logit=2)": "41.00 ± 1.41 (2)", "CSCA-ResNet18 (model.gate_init_logit=6)": "61.00 ± 1.41 (2)"},
+			"model.gate_init_logit (2, 6)"},
+		{"a missing key and its default are one setting", []group{{"csca", map[string]any{"model.gate_init_logit": 6}, 0.60}, {"csca", nil, 0.60}},
+			[]string{"ResNet18", "FCN-ResNet18", "CA-ResNet18", "SA-ResNet18", "CSCA-ResNet18"},
+			map[string]string{"CSCA-ResNet18": "61.00 ± 1.15 (4)"}, ""},
 		{"threads, workers and the run directory split nothing", []group{{"none", map[string]any{"data.workers": 7, "runtime.intra_op_threads": 3}, 0.50},
 			{"none", map[string]any{"data.workers": 1, "log.every_steps": 1}, 0.50}},
 			[]string{"ResNet18", "FCN-ResNet18", "CA-ResNet18", "SA-ResNet18", "CSCA-ResNet18"},
@@ -440,8 +443,8 @@ func TestGeneratedDatasets(t *testing.T) {
 		names = append(names, r.Dataset)
 	}
 	want := []string{
-		"synthetic (data/synth, 20 classes) [data.synthetic.classes=20 data.synthetic.first_class=0]",
-		"synthetic (data/synth, 20 classes) [data.synthetic.classes=20 data.synthetic.first_class=100]",
+		"synthetic (data/synth, 20 classes) [data.synthetic.classes=20 data.synthetic.difficulty=0.5 data.synthetic.first_class=0 data.synthetic.image_size=128 data.synthetic.per_class=60 data.synthetic.seed=1 data.synthetic.train_fraction=0.5]",
+		"synthetic (data/synth, 20 classes) [data.synthetic.classes=20 data.synthetic.difficulty=0.5 data.synthetic.first_class=100 data.synthetic.image_size=128 data.synthetic.per_class=60 data.synthetic.seed=1 data.synthetic.train_fraction=0.5]",
 	}
 	if !reflect.DeepEqual(names, want) {
 		t.Errorf("rows %q, want %q\n%s", names, want, md)

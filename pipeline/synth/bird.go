@@ -57,10 +57,10 @@ type sample struct {
 	regions [numAttrs]image.Rectangle // where each attribute shows (or would show, for "none")
 }
 
-// render draws image index of species sp. The image is a function of (seed, class, index, size,
-// difficulty) only.
+// render draws image index of species sp. The image is a function of (seed, species, index, size,
+// difficulty) only: the species' place among all species, not its class id in the benchmark.
 func render(sp Species, size int, difficulty float64, seed uint64, index int) *sample {
-	r := newRandom(seed, uint64(sp.ID)<<32|uint64(index))
+	r := newRandom(seed, uint64(sp.Index)<<32|uint64(index))
 	d := difficulty
 	s := float64(size)
 	c := newCanvas(size, size)

@@ -13,9 +13,9 @@ import (
 const version = 1
 
 // Config describes a benchmark. Zero Classes, PerClass, Size, TrainFraction and Quality mean their
-// DefaultConfig values; Difficulty and Seed are taken as given (0 is a valid value of both).
+// DefaultConfig values; FirstClass, Difficulty and Seed are taken as given (0 is a valid value of each).
 type Config struct {
-	Classes       int     `json:"classes"`        // number of species, 2..MaxClasses
+	Classes       int     `json:"classes"`        // number of species, 2..MaxClasses-FirstClass
 	PerClass      int     `json:"per_class"`      // images per species, >= 2
 	Size          int     `json:"size"`           // side of the square images in pixels, 32..2048
 	Difficulty    float64 `json:"difficulty"`     // 0 (clean) .. 1 (heavy clutter, light, pose, occlusion)
@@ -23,6 +23,11 @@ type Config struct {
 	Seed          uint64  `json:"seed"`           // the benchmark is a function of the seed
 	Quality       int     `json:"quality"`        // JPEG quality, 1..100
 	Workers       int     `json:"-"`              // images rendered at once; 0 means GOMAXPROCS; never changes the output
+	// FirstClass is the place in the species order of the benchmark's first species: its classes are
+	// species FirstClass … FirstClass+Classes-1, so benchmarks with disjoint ranges share no species
+	// (a pretraining set and a fine-grained set). Omitted from the JSON when 0, so that the hash, and
+	// with it every benchmark generated before the field existed, stays what it was.
+	FirstClass int `json:"first_class,omitempty"`
 }
 
 // DefaultConfig returns the benchmark the demo uses: 20 species × 60 images of 128 pixels.
@@ -58,6 +63,9 @@ func (c Config) Validate() error {
 	switch {
 	case c.Classes < 2 || c.Classes > MaxClasses:
 		return fmt.Errorf("synth: classes %d is not in 2..%d", c.Classes, MaxClasses)
+	case c.FirstClass < 0 || c.FirstClass > MaxClasses-c.Classes:
+		return fmt.Errorf("synth: first class %d with %d classes is not in 0..%d: there are %d species, so first class + classes must be at most %d",
+			c.FirstClass, c.Classes, MaxClasses-c.Classes, MaxClasses, MaxClasses)
 	case c.PerClass < 2:
 		return fmt.Errorf("synth: images per class %d is less than 2", c.PerClass)
 	case c.Size < 32 || c.Size > 2048:

@@ -6,9 +6,12 @@
 // the part colours, and partial occlusion. A model that looks at global colour or shape fails on it;
 // one that attends to the right small part succeeds.
 //
-// Classes are taken in a Gray-code order of the attribute combinations, so neighbouring classes
+// Species are taken in a Gray-code order of the attribute combinations, so neighbouring classes
 // differ in exactly one attribute and a benchmark of a few classes varies only the first attributes
-// (wing bar, then eye ring, then crest, tail and beak).
+// (wing bar, then eye ring, then crest, tail and beak). A benchmark holds Config.Classes consecutive
+// species from Config.FirstClass (0 by default), and a species' images depend on the species and the
+// seed, not on its class id: benchmarks with disjoint ranges share no species (pretrain on one,
+// fine-tune on the other), and one whose range lies inside another's holds the same images of it.
 //
 // Generate writes a benchmark to disk in the CUB-200-2011 layout (so package datasets reads it as
 // format "synthetic" or "cub"), JPEG encoded, in parallel; the files depend only on the Config (not

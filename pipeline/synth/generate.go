@@ -184,9 +184,10 @@ feed:
 	return ctx.Err()
 }
 
-// isTrain returns which images of a species are training images: a seeded choice of trainCount.
-func isTrain(cfg Config, class int) []bool {
-	r := newRandom(cfg.Seed, 1<<63|uint64(class))
+// isTrain returns which images of a species (by Species.Index) are training images: a seeded choice
+// of trainCount.
+func isTrain(cfg Config, species int) []bool {
+	r := newRandom(cfg.Seed, 1<<63|uint64(species))
 	idx := make([]int, cfg.PerClass)
 	for i := range idx {
 		idx[i] = i
@@ -211,7 +212,7 @@ func writeIndex(dir string, cfg Config, species []Species, results []*sample) er
 			fmt.Fprintf(&attrs, " %s", sp.Attributes[a])
 		}
 		attrs.WriteString("\n")
-		train := isTrain(cfg, k)
+		train := isTrain(cfg, sp.Index)
 		for j := range cfg.PerClass {
 			i := k*cfg.PerClass + j
 			id := i + 1

@@ -176,6 +176,11 @@ func TestValidate(t *testing.T) {
 		{Config{TrainFraction: 1}, "train fraction 1 is not in (0, 1)"},
 		{Config{Quality: 101}, "JPEG quality 101"},
 		{Config{Workers: -1}, "workers -1 is negative"},
+		{Config{FirstClass: -1}, "first class -1 with 20 classes is not in 0..385"},
+		{Config{FirstClass: 386}, "first class 386 with 20 classes is not in 0..385: there are 405 species, so first class + classes must be at most 405"},
+		{Config{Classes: 2, FirstClass: 404}, "first class 404 with 2 classes is not in 0..403"},
+		{Config{FirstClass: 385}, ""},
+		{Config{Classes: 2, FirstClass: 403}, ""},
 		{Config{}, ""},
 	} {
 		err := tt.cfg.Validate()

@@ -9,8 +9,9 @@ import (
 	"io"
 )
 
-// ContactSheet writes a PNG grid of the first classes species (one per row; neighbouring rows differ
-// in one attribute) × their first samples images, as Generate draws them, before JPEG encoding.
+// ContactSheet writes a PNG grid of the benchmark's first classes species (one per row; neighbouring
+// rows differ in one attribute) × their first samples images, as Generate draws them, before JPEG
+// encoding.
 func ContactSheet(w io.Writer, cfg Config, classes, samples int) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -23,8 +24,8 @@ func ContactSheet(w io.Writer, cfg Config, classes, samples int) error {
 	step := cfg.Size + gap
 	sheet := image.NewRGBA(image.Rect(0, 0, samples*step+gap, classes*step+gap))
 	draw.Draw(sheet, sheet.Bounds(), image.NewUniform(color.RGBA{255, 255, 255, 255}), image.Point{}, draw.Src)
-	for k := range classes {
-		sp := speciesOf(k)
+	species, _ := Classes(cfg)
+	for k, sp := range species[:classes] {
 		for j := range samples {
 			s := render(sp, cfg.Size, cfg.Difficulty, cfg.Seed, j)
 			at := image.Pt(gap+j*step, gap+k*step)

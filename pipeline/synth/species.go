@@ -37,7 +37,11 @@ const MaxClasses = 5 * 3 * 3 * 3 * 3
 
 // Species is one class of the benchmark.
 type Species struct {
-	ID         int               // 0-based class id
+	ID int // 0-based class id in its benchmark
+	// Index is the species' place in the order of all MaxClasses species (FirstClass+ID). It alone
+	// fixes the species' attributes and, with the seed, its images and split, so a species looks the
+	// same in every benchmark that holds it, whatever its class id there.
+	Index      int
 	Name       string            // e.g. "Red_barred_Tufted_Finch"
 	Attributes map[string]string // attribute name → value, e.g. "wing_bar" → "red"
 	attrs      [numAttrs]int
@@ -52,10 +56,11 @@ func AttributeNames() []string {
 	return out
 }
 
-// speciesOf returns class k: the k-th combination in a reflected mixed-radix Gray code, so classes k
-// and k+1 differ in exactly one attribute.
+// speciesOf returns species k (class k of a benchmark that starts at the first species): the k-th
+// combination in a reflected mixed-radix Gray code, so species k and k+1 differ in exactly one
+// attribute.
 func speciesOf(k int) Species {
-	sp := Species{ID: k, Attributes: map[string]string{}}
+	sp := Species{ID: k, Index: k, Attributes: map[string]string{}}
 	block := 1 // product of the radices of the lower attributes, and this one
 	var words []string
 	for i, a := range attributes {
@@ -77,7 +82,7 @@ func speciesOf(k int) Species {
 	return sp
 }
 
-// Classes returns the species of a benchmark, in class-id order.
+// Classes returns the species of a benchmark, in class-id order: species cfg.FirstClass onwards.
 func Classes(cfg Config) ([]Species, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -85,7 +90,8 @@ func Classes(cfg Config) ([]Species, error) {
 	cfg = cfg.withDefaults()
 	out := make([]Species, cfg.Classes)
 	for k := range out {
-		out[k] = speciesOf(k)
+		out[k] = speciesOf(cfg.FirstClass + k)
+		out[k].ID = k
 	}
 	return out, nil
 }
