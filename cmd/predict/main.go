@@ -12,17 +12,23 @@
 // if they are regular files (symbolic links followed) of at most 512 MiB: a named pipe, a device or a
 // directory is reported at once, never waited on. The output is a table of the top-k classes per
 // image, or with -json one JSON array in input order. -cam writes, per image, the top class's
-// activation map as a heat-map over the model's input crop (OUTDIR/<name>.cam.png). A file that is not
-// a readable image is reported on stderr (and in the JSON as an "error", in the table as "(not
-// classified)") and makes the exit status 1; the others are still classified.
+// activation map over the whole image at its own resolution (OUTDIR/<name>.cam.png; a second input of
+// the same name gets <name>-2.cam.png, and the JSON's "cam" and the table's CAM column name each
+// file): the map, computed on the centre crop the model sees, is carried back through the crop and
+// the resize (package camviz), the image outside the crop is dimmed to grey, and a legend gives the
+// label, its probability and the colour scale. A file that is not a readable image is reported on
+// stderr (and in the JSON as an "error", in the table as "(not classified)") and makes the exit
+// status 1; the others are still classified.
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"image/png"
 	"io"
 	"io/fs"
 	"os"
@@ -34,9 +40,9 @@ import (
 	"text/tabwriter"
 
 	"github.com/finegrain/finegrain/exported"
+	"github.com/finegrain/finegrain/internal/camviz"
 	"github.com/finegrain/finegrain/ops"
 	"github.com/finegrain/finegrain/pipeline"
-	"github.com/finegrain/finegrain/train"
 )
 
 func main() {
@@ -54,6 +60,7 @@ const (
 type result struct {
 	File  string           `json:"file"`
 	Top   []exported.Class `json:"top,omitempty"`
+	CAM   string           `json:"cam,omitempty"` // the activation map's file, with -cam
 	Error string           `json:"error,omitempty"`
 }
 
@@ -63,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	modelDir := fl.String("model", "", "exported SavedModel `directory` (go run ./cmd/export)")
 	topk := fl.Int("topk", 5, "classes to show per image")
 	asJSON := fl.Bool("json", false, "print one JSON array on stdout, one object per image in input order")
-	camDir := fl.String("cam", "", "write the top class's activation map over each image to `OUTDIR`")
+	camDir := fl.String("cam", "", "write the top class's activation map over each whole image to `OUTDIR` (see above)")
 	batch := fl.Int("batch", 16, "images per session run")
 	fl.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: predict -model DIR [-topk 5] [-json] [-cam OUTDIR] FILES_OR_DIRS...
@@ -73,13 +80,22 @@ Classifies images with an exported model.
 Directories are searched recursively for %s files (JPEG, PNG, GIF, BMP,
 WebP); files named on the command line are read whatever their name.
 
+-cam OUTDIR writes one PNG per image, OUTDIR/<name>.cam.png (<name>-2.cam.png
+for a second input of the same name; -json's "cam" and the table name each
+file): the top class's activation map over the whole image, at the image's
+resolution (images under %d pixels wide are enlarged by a whole factor).
+The model sees only the centre crop of the resized image, so there is no
+evidence outside it: that part is dimmed to grey. Below the image: the label
+and its probability, and the colour scale, blue (the map's lowest value,
+in logits) to red (its highest).
+
 Examples:
   go run ./cmd/predict -model runs/demo/export bird.jpg
   go run ./cmd/predict -model runs/demo/export -json -topk 3 photos/ > predictions.json
   go run ./cmd/predict -model runs/demo/export -cam cams/ photos/
 
 Flags:
-`, strings.Join(pipeline.Extensions(), ", "))
+`, strings.Join(pipeline.Extensions(), ", "), camviz.MinWidth)
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {
@@ -113,7 +129,7 @@ Flags:
 	}
 	if *camDir != "" {
 		if err := os.MkdirAll(*camDir, 0o755); err != nil {
-			fmt.Fprintf(stderr, "predict: %v\n", err)
+			fmt.Fprintf(stderr, "predict: -cam: %v\n", err)
 			return exitFailed
 		}
 	}
@@ -157,7 +173,7 @@ Flags:
 		}
 		return status
 	}
-	printTable(stdout, results)
+	printTable(stdout, results, *camDir != "")
 	return status
 }
 
@@ -272,10 +288,11 @@ func (p *predictor) classify(ctx context.Context, files []string) ([]result, err
 	s := p.cfg.ImageSize
 	per := s * s * 3
 	var pix [][]float32
-	var live []int // indices of the files in the batch
+	var data [][]byte // the files' bytes, kept for the activation maps
+	var live []int    // indices of the files in the batch
 	for i, f := range files {
 		results[i].File = f
-		img, err := p.preprocess(ctx, f)
+		b, img, err := p.preprocess(ctx, f)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -285,6 +302,9 @@ func (p *predictor) classify(ctx context.Context, files []string) ([]result, err
 		}
 		pix = append(pix, img)
 		live = append(live, i)
+		if p.camDir != "" {
+			data = append(data, b)
+		}
 	}
 	if len(live) == 0 {
 		return results, nil
@@ -304,7 +324,7 @@ func (p *predictor) classify(ctx context.Context, files []string) ([]result, err
 	for j, i := range live {
 		results[i].Top = p.m.TopK(pred.Probabilities[j], p.topk)
 		if p.camDir != "" {
-			if err := p.writeCAM(files[i], pix[j], pred.CAM[j], results[i].Top[0].ID); err != nil {
+			if results[i].CAM, err = p.writeCAM(files[i], data[j], pred.CAM[j], results[i].Top[0]); err != nil {
 				return nil, err
 			}
 		}
@@ -312,62 +332,100 @@ func (p *predictor) classify(ctx context.Context, files []string) ([]result, err
 	return results, nil
 }
 
-// preprocess reads file and applies the evaluation transforms. Errors say what is wrong with the
-// file without repeating its name, which the result carries.
-func (p *predictor) preprocess(ctx context.Context, file string) ([]float32, error) {
+// preprocess reads file and applies the evaluation transforms; it returns the file's bytes and the
+// model's input. Errors say what is wrong with the file without repeating its name, which the result
+// carries.
+func (p *predictor) preprocess(ctx context.Context, file string) ([]byte, []float32, error) {
 	data, err := pipeline.ReadImageFile(ctx, file, p.cfg.MaxFileBytes)
 	if err == nil {
 		var img []float32
 		if img, err = pipeline.EvalEncoded(data, p.cfg); err == nil {
-			return img, nil
+			return data, img, nil
 		}
 	}
 	var bad *pipeline.BadImageError
 	if errors.As(err, &bad) {
-		return nil, fmt.Errorf("not a usable image: %w", bad.Err)
+		return nil, nil, fmt.Errorf("not a usable image: %w", bad.Err)
 	}
-	return nil, err
+	return nil, nil, err
 }
 
-// writeCAM draws class k's activation map over the image as the eval pipeline crops it (pix).
-func (p *predictor) writeCAM(file string, pix []float32, cam [][][]float32, k int) error {
-	h, w := len(cam), len(cam[0])
-	flat := make([]float32, 0, h*w)
+// writeCAM draws top's activation map (cam is [h][w][K]) over the whole image that data encodes, at
+// its resolution, and returns the file it wrote. The image is decoded again at full scale (the
+// model's input may come from a reduced-scale JPEG decoding), and the map is carried back through
+// the evaluation crop and resize to it.
+func (p *predictor) writeCAM(file string, data []byte, cam [][][]float32, top exported.Class) (string, error) {
+	img, err := pipeline.Decode(data, p.cfg.MaxPixels)
+	if err != nil {
+		return "", fmt.Errorf("cam for %s: %w", file, err)
+	}
+	crop, err := camviz.CenterCrop(img.W, img.H, p.cfg.ResizeSize, p.cfg.ImageSize)
+	if err != nil {
+		return "", fmt.Errorf("cam for %s: %w", file, err)
+	}
+	m := camviz.Map{H: len(cam)}
+	if m.H > 0 {
+		m.W = len(cam[0])
+	}
 	for _, row := range cam {
 		for _, v := range row {
-			flat = append(flat, v[k])
+			if top.ID < 0 || top.ID >= len(v) {
+				return "", fmt.Errorf("cam for %s: class %d of a map with %d classes", file, top.ID, len(v))
+			}
+			m.V = append(m.V, v[top.ID])
 		}
 	}
-	png, err := train.CAMOverlay(pix, p.cfg.ImageSize, flat, h, w, 0.5)
+	out, err := camviz.Overlay(img, m, crop, camviz.Options{Label: top.Label, Probability: float64(top.Probability)})
 	if err != nil {
-		return fmt.Errorf("cam for %s: %w", file, err)
+		return "", fmt.Errorf("cam for %s: %w", file, err)
 	}
-	base := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
-	name := base + ".cam.png"
-	for n := 2; p.camNames[name]; n++ {
-		name = fmt.Sprintf("%s-%d.cam.png", base, n)
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, out); err != nil {
+		return "", fmt.Errorf("cam for %s: %w", file, err)
 	}
-	p.camNames[name] = true
-	if err := os.WriteFile(filepath.Join(p.camDir, name), png, 0o644); err != nil {
-		return fmt.Errorf("cam for %s: %w", file, err)
+	path := filepath.Join(p.camDir, p.camName(file))
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		return "", fmt.Errorf("cam for %s: %w", file, err)
 	}
-	return nil
+	return path, nil
 }
 
-func printTable(w io.Writer, results []result) {
+// camName is the name of file's activation map in the output folder: <base>.cam.png, or with -2, -3,
+// ... before .cam.png when an earlier input of this run took that name (a/x.jpg and b/x.jpg, x.jpg
+// and x.png, the same file twice). Names are compared without letter case, so that no two maps
+// overwrite each other on a case-insensitive file system either.
+func (p *predictor) camName(file string) string {
+	base := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+	name := base + ".cam.png"
+	for n := 2; p.camNames[strings.ToLower(name)]; n++ {
+		name = fmt.Sprintf("%s-%d.cam.png", base, n)
+	}
+	p.camNames[strings.ToLower(name)] = true
+	return name
+}
+
+// printTable writes one row per class of each image, the file (and with cams, its map) named on the
+// first.
+func printTable(w io.Writer, results []result, cams bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "FILE\tRANK\tCLASS\tLABEL\tPROBABILITY")
+	camCol := func(s string) string {
+		if !cams {
+			return ""
+		}
+		return "\t" + s
+	}
+	fmt.Fprintln(tw, "FILE\tRANK\tCLASS\tLABEL\tPROBABILITY"+camCol("CAM"))
 	for _, r := range results {
 		if r.Error != "" {
-			fmt.Fprintf(tw, "%s\t-\t-\t(not classified)\t-\n", r.File)
+			fmt.Fprintf(tw, "%s\t-\t-\t(not classified)\t-%s\n", r.File, camCol("-"))
 			continue
 		}
 		for i, c := range r.Top {
-			name := r.File
+			name, cam := r.File, r.CAM
 			if i > 0 {
-				name = ""
+				name, cam = "", ""
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%.4f\n", name, i+1, c.ID, c.Label, c.Probability)
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%.4f%s\n", name, i+1, c.ID, c.Label, c.Probability, camCol(cam))
 		}
 	}
 	tw.Flush()

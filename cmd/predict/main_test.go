@@ -200,16 +200,27 @@ func TestPredictJSONTableAndCAM(t *testing.T) {
 				}
 			}
 		}
+		// The map covers the whole image, at its resolution (enlarged to be 256 wide: these are
+		// small), with the legend below.
 		base := strings.TrimSuffix(filepath.Base(r.File), filepath.Ext(r.File))
-		f, err := os.Open(filepath.Join(camDir, base+".cam.png"))
+		if want := filepath.Join(camDir, base+".cam.png"); r.CAM != want {
+			t.Errorf("%s: cam %q, want %q", r.File, r.CAM, want)
+		}
+		f, err := os.Open(r.CAM)
 		if err != nil {
 			t.Errorf("no CAM for %s: %v", r.File, err)
 			continue
 		}
 		cfg, err := png.DecodeConfig(f)
 		f.Close()
-		if err != nil || cfg.Width != 32 || cfg.Height != 32 {
-			t.Errorf("CAM of %s: %v, %dx%d, want a 32x32 PNG", r.File, err, cfg.Width, cfg.Height)
+		src, err2 := pipeline.DecodeFile(r.File, 0)
+		if err != nil || err2 != nil {
+			t.Errorf("CAM of %s: %v, %v", r.File, err, err2)
+			continue
+		}
+		k := (256 + src.W - 1) / src.W
+		if cfg.Width != src.W*k || cfg.Height <= src.H*k+20 {
+			t.Errorf("CAM of %s (%dx%d): %dx%d, want %d wide and a legend below %d rows", r.File, src.W, src.H, cfg.Width, cfg.Height, src.W*k, src.H*k)
 		}
 	}
 
@@ -220,7 +231,7 @@ func TestPredictJSONTableAndCAM(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	if len(lines) != 3 || !strings.HasPrefix(lines[0], "FILE") || !strings.HasPrefix(lines[1], single) || !strings.Contains(lines[2], " 2 ") {
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "FILE") || !strings.HasPrefix(lines[1], single) || !strings.Contains(lines[2], " 2 ") || strings.Contains(lines[0], "CAM") {
 		t.Errorf("table:\n%s", stdout.String())
 	}
 }
