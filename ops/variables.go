@@ -143,12 +143,13 @@ func (g *Graph) InitOp() *tf.Operation {
 func (g *Graph) ParamCount() int64 {
 	var n int64
 	for _, v := range g.Trainable() {
-		n += numElements(v.Shape)
+		n += NumElements(v.Shape)
 	}
 	return n
 }
 
-func numElements(shape []int64) int64 {
+// NumElements is the number of values of a tensor of the given shape.
+func NumElements(shape []int64) int64 {
 	n := int64(1)
 	for _, d := range shape {
 		n *= d

@@ -14,6 +14,7 @@ import (
 
 	tf "github.com/galeone/tensorflow/tensorflow/go"
 
+	"github.com/finegrain/finegrain/internal/atomicfile"
 	"github.com/finegrain/finegrain/nets"
 	"github.com/finegrain/finegrain/ops"
 )
@@ -131,7 +132,7 @@ func (c *Checkpointer) Save(sess *tf.Session, st *State, best bool) (dir string,
 		if err := os.Rename(tmp, final); err != nil {
 			return "", fmt.Errorf("checkpoint: %w", err)
 		}
-		if err := syncDir(c.Dir); err != nil {
+		if err := atomicfile.SyncDir(c.Dir); err != nil {
 			return "", err
 		}
 		ptr.Checkpoints = append(slices.DeleteFunc(ptr.Checkpoints, func(s string) bool { return s == name }), name)
@@ -496,33 +497,8 @@ func writeAtomic(path string, v any) error {
 	return writeFileAtomic(path, append(text, '\n'))
 }
 
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Chmod(0o644); err != nil { // CreateTemp makes 0600; results are for everyone to read
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return syncDir(dir)
-}
+// writeFileAtomic writes a run's file so that a kill leaves the old one or the new one (atomicfile).
+func writeFileAtomic(path string, data []byte) error { return atomicfile.Write(path, data) }
 
 // syncTree fsyncs every file of dir and dir itself.
 func syncTree(dir string) error {
@@ -546,19 +522,7 @@ func syncTree(dir string) error {
 			return fmt.Errorf("sync %s: %w", filepath.Join(dir, n), err)
 		}
 	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
+	return atomicfile.SyncDir(dir)
 }
 
 // CheckArchitecture refuses to use the checkpoint in ckptDir as a model other than the one it was

@@ -16,6 +16,7 @@ import (
 
 	"github.com/finegrain/finegrain/internal/dirlock"
 	"github.com/finegrain/finegrain/nets"
+	"github.com/finegrain/finegrain/ops"
 	"github.com/finegrain/finegrain/pipeline"
 )
 
@@ -298,14 +299,6 @@ func (r *runner) run(ctx context.Context) (*Summary, error) {
 		}
 	}
 	return r.finish(work)
-}
-
-func numel(shape []int64) int64 {
-	n := int64(1)
-	for _, d := range shape {
-		n *= d
-	}
-	return n
 }
 
 // initialise sets every variable: from the latest checkpoint when resuming, else from the initialisers
@@ -721,7 +714,7 @@ func (r *runner) finish(work context.Context) (*Summary, error) {
 func (tg *Graph) ModelParams() int64 {
 	var n int64
 	for _, v := range tg.trainables {
-		n += numel(v.Shape)
+		n += ops.NumElements(v.Shape)
 	}
 	return n
 }

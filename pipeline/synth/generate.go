@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/finegrain/finegrain/internal/atomicfile"
 	"github.com/finegrain/finegrain/pipeline/safefile"
 )
 
@@ -253,17 +254,13 @@ func writeIndex(dir string, cfg Config, species []Species, results []*sample) er
 	return nil
 }
 
-// writeAtomic writes dir/name through a temporary file and a rename.
+// writeAtomic writes dir/name through a synced temporary file and a rename.
 func writeAtomic(dir, name string, data []byte) error {
 	p := filepath.Join(dir, filepath.FromSlash(name))
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fmt.Errorf("synth: %w", err)
 	}
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return fmt.Errorf("synth: %w", err)
-	}
-	if err := os.Rename(tmp, p); err != nil {
+	if err := atomicfile.Write(p, data); err != nil {
 		return fmt.Errorf("synth: %w", err)
 	}
 	return nil
