@@ -1,15 +1,16 @@
 // Command export writes a trained model as a TensorFlow SavedModel (package exported):
 //
 //	go run ./cmd/export -model runs/demo -out runs/demo/export
-//	go run ./cmd/export -config configs/csca_cub.yaml -weights resnet50.safetensors -out export/
+//	go run ./cmd/export -config configs/none_cub.yaml -weights torchvision/resnet50.v1 -labels imagenet.txt -out export/
 //
 // -model takes a run directory, a checkpoint directory or a variables prefix (-checkpoint is an alias
 // of it). Of a run directory it exports the checkpoint the run selected and evaluated (summary.json's
 // checkpoint), as cmd/eval evaluates; -best or -latest take another. Without -config the run's
 // config.yaml is used, and the run's summary.json supplies the metrics when it describes the exported
-// checkpoint. -weights takes a torchvision-named safetensors file instead. The class names come from
-// -labels, else from the dataset of the configuration when it is on disk, else they are class_0,
-// class_1, ...
+// checkpoint. -weights takes pretrained weights instead: a .pth, .bin or .safetensors file in
+// torchvision's naming, or a known name (cmd/weights list), imported strictly; with -labels no dataset
+// is read. The class names come from -labels, else from the dataset of the configuration when it is on
+// disk, else they are class_0, class_1, ...
 package main
 
 import (
@@ -192,7 +193,7 @@ func export(ctx context.Context, cf *train.ConfigFlags, model string, pick train
 		Net:        cfg.NetConfig(len(labels)),
 		Preprocess: exported.Preprocess{ResizeSize: cfg.Data.ResolvedResize(), ImageSize: cfg.Data.ImageSize},
 		Labels:     labels,
-		Dataset:    cfg.Data.Format,
+		Dataset:    datasetName(cfg, weightsFile != "" && labelsFile != ""),
 		Config:     resolved,
 		Metrics:    metrics(summary),
 	}
@@ -327,4 +328,13 @@ func readSummary(runDir string) (map[string]any, error) {
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// datasetName is the metadata's dataset: none for pretrained weights exported with their own labels
+// (no dataset is read, and the configuration's data section may be the defaults').
+func datasetName(cfg *train.Config, noData bool) string {
+	if noData {
+		return ""
+	}
+	return cfg.Data.Format
 }

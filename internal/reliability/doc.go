@@ -10,6 +10,11 @@
 //     directory the trainer may not write give a clear error and leave the last good checkpoint intact.
 //   - Bad configurations and bad data: malformed configurations, broken images and annotation files
 //     give a precise message and a non-zero exit status, never a panic.
+//   - Run directories: names read from a run's own files never lead outside it, -force deletes only
+//     what a run writes, one process at a time writes a run or an export, damaged run state is named
+//     and repaired, and a resume, evaluation or export that contradicts the checkpoint is refused.
+//   - The paper's path: torchvision weights saved by torch.save, imported strictly, fine-tuned with a
+//     tenth of the learning rate on the backbone, exported; logits equal torchvision's at step 0.
 //   - Fuzzing: FuzzImagePath (in imagefuzz, kept apart so that its workers do not load TensorFlow)
 //     drives whole files through the decoding and preprocessing path of the input pipeline;
 //     scripts/fuzz.sh (make fuzz) finds and runs every fuzz target of the repository.
