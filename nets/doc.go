@@ -13,11 +13,11 @@
 //   - csca: both, fused before the sigmoid into one C×H×W map (parallel) or CBAM's channel-then-spatial
 //     order (sequential) (ops.FusionAttention).
 //
-// Gates start at identity up to a 0.25% scale: the last layer of every gate starts with zero weights
-// and a logit of +6 (plain form, F·σ(z), σ(6) = 0.99753) or -6 (residual form, F·(1+σ(z)), 1.00247), so
-// a pretrained backbone starts from its own function with each gated residual branch scaled by that
-// constant (see ops.GateConfig). With torchvision's ResNet-18 weights the logits of a gated model then
-// differ from the pretrained model's by about 1% of their scale.
+// Gates start near identity: the last layer of every gate starts with zero weights and a logit of +L
+// (plain form, F·σ(z)) or −L (residual form, F·(1+σ(z))), L = Config.GateInitLogit (model.gate_init_logit,
+// 6 by default: σ(6) = 0.99753, 1+σ(−6) = 1.00247), so a pretrained backbone starts from its own function
+// with each gated residual branch scaled by that constant (see ops.GateConfig); the tests check the
+// logits of a gated model against torchvision's with exactly that scaling.
 //
 // Every variant also returns class activation maps, Outputs.CAM [N, h, w, K]: for GAP→FC models
 // CAM_k = Σ_c w_ck F_c + b_k, which makes the spatial mean of the maps equal to the logits, as for fcn.
