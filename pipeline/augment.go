@@ -29,8 +29,8 @@ func trainGeometry(c *Config, rng *rand.Rand, w, h int) geometry {
 
 // evalGeometry is Resize(ResizeSize) + CenterCrop(ImageSize) for a w×h image.
 func evalGeometry(c *Config, w, h int) geometry {
-	rw, rh := resizedSize(w, h, c.ResizeSize)
-	return geometry{region: image.Rect(0, 0, w, h), outW: rw, outH: rh, win: centerCropRect(rw, rh, c.ImageSize, c.ImageSize)}
+	rw, rh, win := EvalCrop(w, h, c.ResizeSize, c.ImageSize)
+	return geometry{region: image.Rect(0, 0, w, h), outW: rw, outH: rh, win: win}
 }
 
 // decodeScale is the JPEG scale denominator (1, 2, 4 or 8) for g: the largest reduction that

@@ -16,6 +16,15 @@ func resizedSize(w, h, size int) (int, int) {
 	return int(float64(size) * float64(w) / float64(h)), size
 }
 
+// EvalCrop is the geometry of the evaluation transforms, Resize(resize) + CenterCrop(size), for a w×h
+// image: the resized image's size and the crop within it, in resized pixels. Code that maps a model's
+// output back onto the original image (class activation maps) uses it so that it agrees with the
+// pixels the model saw.
+func EvalCrop(w, h, resize, size int) (rw, rh int, crop image.Rectangle) {
+	rw, rh = resizedSize(w, h, resize)
+	return rw, rh, centerCropRect(rw, rh, size, size)
+}
+
 // centerCropRect is torchvision's F.center_crop offset rule, int(round((h - th) / 2.0)) with
 // Python's round (half to even), for a crop that fits.
 func centerCropRect(w, h, tw, th int) image.Rectangle {

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"image"
 	"math"
+
+	"github.com/finegrain/finegrain/pipeline"
 )
 
 // Crop is where the evaluation transforms' input lies in an image: the W×H image is resized so that
@@ -18,24 +20,14 @@ type Crop struct {
 	Rect   image.Rectangle // the crop, in resized pixels
 }
 
-// CenterCrop returns the geometry of Resize(resize) + CenterCrop(size) of a w×h image with
-// torchvision's rules, which package pipeline's evaluation transforms follow: the longer side of the
-// resize is truncated, int(resize·long/short), and the crop's offset is round((side-size)/2) with
-// rounding half to even. The pipeline keeps these rules unexported; TestCenterCropMatchesPipeline
-// holds this copy to them.
+// CenterCrop returns the geometry of Resize(resize) + CenterCrop(size) of a w×h image, as package
+// pipeline's evaluation transforms compute it (pipeline.EvalCrop).
 func CenterCrop(w, h, resize, size int) (Crop, error) {
 	if w < 1 || h < 1 || size < 1 || resize < size {
 		return Crop{}, fmt.Errorf("camviz: no %d crop of a %d×%d image resized to %d", size, w, h, resize)
 	}
 	c := Crop{W: w, H: h}
-	if w <= h {
-		c.RW, c.RH = resize, int(float64(resize)*float64(h)/float64(w))
-	} else {
-		c.RW, c.RH = int(float64(resize)*float64(w)/float64(h)), resize
-	}
-	top := int(math.RoundToEven(float64(c.RH-size) / 2))
-	left := int(math.RoundToEven(float64(c.RW-size) / 2))
-	c.Rect = image.Rect(left, top, left+size, top+size)
+	c.RW, c.RH, c.Rect = pipeline.EvalCrop(w, h, resize, size)
 	return c, nil
 }
 
