@@ -469,14 +469,14 @@ func firstNames(names []string, n int) []string {
 }
 
 func export(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fl := flags("export", "[-config C] [-set key=value]... [-best] RUN OUT.safetensors", `Writes a trained model's weights as a safetensors file under torchvision's state-dict names, in
+	fl := flags("export", "[-config C] [-set key=value]... [-best|-latest] RUN OUT.safetensors", `Writes a trained model's weights as a safetensors file under torchvision's state-dict names, in
 PyTorch's layouts, with BN's num_batches_tracked counters: a none (or fcn) model loads into
 torchvision.models.resnetNN(num_classes=K) with load_state_dict(strict=True). Gated models add their
 gates under extra names (layer1.0.ca.fc1.weight, layer1.0.sa.conv.weight, layer1.0.csca.ca.fc2.bias,
 ...; the graph's variable paths with "." for "/" and torchvision's parameter names), which torchvision's
 ResNet does not define: load those with strict=False, or import the file back here. RUN is a run
-directory (its selected checkpoint, or the best with -best), a checkpoint directory or a variables
-prefix; without -config the run's config.yaml is used.
+directory (the checkpoint it selected and evaluated, or -best / -latest, as cmd/eval and cmd/export
+choose), a checkpoint directory or a variables prefix; without -config the run's config.yaml is used.
 
 Examples:
   go run ./cmd/weights export runs/none_cub none_cub.safetensors
@@ -484,45 +484,54 @@ Examples:
   go run ./cmd/weights export -config configs/none_cars.yaml runs/x/checkpoints/epoch-010 x.safetensors`, stderr)
 	var cf train.ConfigFlags
 	cf.Register(fl)
-	best := fl.Bool("best", false, "with a run directory: its best checkpoint by validation top-1")
+	var pf train.PickFlags
+	pf.Register(fl)
 	force := fl.Bool("force", false, "overwrite OUT if it exists")
 	pos, code, done := parse(fl, args, func(n int) bool { return n == 2 }, stderr)
 	if done {
 		return code
 	}
 	src, outPath := pos[0], pos[1]
+	pick, err := pf.Pick()
+	if err != nil {
+		fmt.Fprintf(stderr, "weights export: %v\n", err)
+		return exitUsage
+	}
 	if _, err := os.Stat(outPath); err == nil && !*force {
 		fmt.Fprintf(stderr, "weights export: %s exists (use -force to overwrite it)\n", outPath)
 		return exitFailed
 	}
-	if err := exportRun(ctx, &cf, src, *best, outPath, stdout); err != nil {
+	if err := exportRun(ctx, &cf, src, pick, outPath, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "weights export: %v\n", err)
 		return exitFailed
 	}
 	return exitOK
 }
 
-func exportRun(ctx context.Context, cf *train.ConfigFlags, src string, best bool, outPath string, stdout io.Writer) error {
-	runCfg := filepath.Join(src, "config.yaml")
+func exportRun(ctx context.Context, cf *train.ConfigFlags, src string, pick train.Pick, outPath string, stdout, stderr io.Writer) error {
+	// The checkpoint rule of cmd/eval and cmd/export, with their checks of the run's own files.
+	ckdir, prefix, why, err := train.PickCheckpoint(src, pick)
+	if err != nil {
+		return err
+	}
+	if why != "" {
+		fmt.Fprintf(stderr, "weights export: %s\n", why)
+	}
 	numClasses := 0
-	if _, err := os.Stat(runCfg); err == nil {
-		if cf.Path == "" {
-			cf.Path = runCfg
+	if runDir := train.RunDirOf(ckdir); runDir != "" {
+		if runCfg := filepath.Join(runDir, "config.yaml"); cf.Path == "" {
+			if _, err := os.Stat(runCfg); err == nil {
+				cf.Path = runCfg
+			}
 		}
-		if b, err := os.ReadFile(filepath.Join(src, "summary.json")); err == nil {
+		if b, err := os.ReadFile(filepath.Join(runDir, "summary.json")); err == nil {
 			var s struct {
-				NumClasses int    `json:"num_classes"`
-				Checkpoint string `json:"checkpoint"`
+				NumClasses int `json:"num_classes"`
 			}
 			if err := json.Unmarshal(b, &s); err != nil {
-				return fmt.Errorf("%s: %w", filepath.Join(src, "summary.json"), err)
+				return fmt.Errorf("%s: %w", filepath.Join(runDir, "summary.json"), err)
 			}
 			numClasses = s.NumClasses
-			if d := filepath.Join(src, "checkpoints", filepath.Base(s.Checkpoint)); s.Checkpoint != "" && !best {
-				if _, err := os.Stat(d); err == nil {
-					src = d // the checkpoint the run's test metrics describe
-				}
-			}
 		}
 	}
 	if cf.Path == "" {
@@ -538,8 +547,7 @@ func exportRun(ctx context.Context, cf *train.ConfigFlags, src string, best bool
 	if numClasses == 0 {
 		return fmt.Errorf("the class count is unknown (model.num_classes is 0 and there is no summary.json): give it with -set model.num_classes=K")
 	}
-	_, prefix, err := train.ResolveCheckpoint(src, best)
-	if err != nil {
+	if err := train.CheckArchitecture(ckdir, cfg.NetConfig(numClasses)); err != nil {
 		return err
 	}
 	g := ops.NewGraph(1)
