@@ -3,7 +3,7 @@
 # same synthetic test images, side by side, as `predict -cam` draws them.
 #   1. builds cmd/train, cmd/export, cmd/predict;
 #   2. trains each variant with configs/demo.yaml for CAM_EPOCHS epochs (default 25, the demo's
-#      schedule: about 15 minutes on 2 cores for the five; CAM_EPOCHS=2 gives near-chance models in a
+#      schedule: 922 s on this 2-core machine for the five, other work sharing it; CAM_EPOCHS=2 gives near-chance models in a
 #      minute, to check the figure's layout), into its own synthetic data root under CAM_WORK; the
 #      caption states each model's test top-1;
 #   3. exports each run, takes the first test image of CAM_CLASSES species (same seed, same images for
