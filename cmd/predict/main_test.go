@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,7 +21,7 @@ import (
 	"golang.org/x/image/bmp"
 
 	"github.com/finegrain/finegrain/exported"
-	"github.com/finegrain/finegrain/nets"
+	"github.com/finegrain/finegrain/internal/testmodel"
 	"github.com/finegrain/finegrain/pipeline"
 )
 
@@ -67,39 +66,14 @@ func writeImage(t *testing.T, path string, w, h int, seed int) {
 	}
 }
 
-var model struct {
-	once sync.Once
-	dir  string
-	err  error
-}
+var model testmodel.Model
 
-// testModel exports a small SA-ResNet18 once (4 classes, 32-pixel crops of images resized to 36)
-// and returns its directory.
-func testModel(t *testing.T) string {
-	t.Helper()
-	model.once.Do(func() {
-		dir, err := os.MkdirTemp("", "predict-model-")
-		if err != nil {
-			model.err = err
-			return
-		}
-		model.dir = filepath.Join(dir, "model")
-		cfg := nets.DefaultConfig()
-		cfg.Attention, cfg.Depth, cfg.WidthMultiplier, cfg.NumClasses = "sa", 18, 0.125, 4
-		spec := exported.Spec{Net: cfg, Preprocess: exported.Preprocess{ResizeSize: 36, ImageSize: 32}, Labels: []string{"w", "x", "y", "z"}}
-		model.err = exported.Export(context.Background(), model.dir, spec, nil)
-	})
-	if model.err != nil {
-		t.Fatal(model.err)
-	}
-	return model.dir
-}
+// testModel is the package's exported test model (internal/testmodel), made on first use.
+func testModel(t *testing.T) string { return model.Dir(t) }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if model.dir != "" {
-		os.RemoveAll(filepath.Dir(model.dir))
-	}
+	model.Remove()
 	os.Exit(code)
 }
 

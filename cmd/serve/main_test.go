@@ -22,44 +22,19 @@ import (
 	"testing"
 
 	"github.com/finegrain/finegrain/exported"
-	"github.com/finegrain/finegrain/nets"
+	"github.com/finegrain/finegrain/internal/testmodel"
 )
 
-const testSize = 32 // the test model's input side
+const testSize = testmodel.Size // the test model's input side
 
-var model struct {
-	once sync.Once
-	dir  string
-	err  error
-}
+var model testmodel.Model
 
-// testModel exports a small SA-ResNet18 once (4 classes, 32-pixel crops of images resized to 36)
-// and returns its directory.
-func testModel(t *testing.T) string {
-	t.Helper()
-	model.once.Do(func() {
-		dir, err := os.MkdirTemp("", "serve-model-")
-		if err != nil {
-			model.err = err
-			return
-		}
-		model.dir = filepath.Join(dir, "model")
-		cfg := nets.DefaultConfig()
-		cfg.Attention, cfg.Depth, cfg.WidthMultiplier, cfg.NumClasses = "sa", 18, 0.125, 4
-		spec := exported.Spec{Net: cfg, Preprocess: exported.Preprocess{ResizeSize: 36, ImageSize: testSize}, Labels: []string{"w", "x", "y", "z"}}
-		model.err = exported.Export(context.Background(), model.dir, spec, nil)
-	})
-	if model.err != nil {
-		t.Fatal(model.err)
-	}
-	return model.dir
-}
+// testModel is the package's exported test model (internal/testmodel), made on first use.
+func testModel(t *testing.T) string { return model.Dir(t) }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if model.dir != "" {
-		os.RemoveAll(filepath.Dir(model.dir))
-	}
+	model.Remove()
 	os.Exit(code)
 }
 
