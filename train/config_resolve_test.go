@@ -61,9 +61,9 @@ func TestResolveConfig(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := ResolveConfig(tc.name)
+			got, err := configs.Resolve(tc.name)
 			if got != tc.want {
-				t.Errorf("ResolveConfig(%q) = %q, want %q", tc.name, got, tc.want)
+				t.Errorf("configs.Resolve(%q) = %q, want %q", tc.name, got, tc.want)
 			}
 			if tc.errs == nil {
 				if err != nil {
@@ -89,7 +89,7 @@ func TestResolveConfig(t *testing.T) {
 // Without a configs/ directory, the message says where names are looked up and what to do.
 func TestResolveConfigWithoutConfigDir(t *testing.T) {
 	t.Chdir(t.TempDir())
-	_, err := ResolveConfig("csca_cars")
+	_, err := configs.Resolve("csca_cars")
 	if err == nil || !strings.Contains(err.Error(), "run from the repository root, or give the file's path") {
 		t.Fatalf("error = %v", err)
 	}
@@ -156,9 +156,9 @@ func TestShippedConfigsResolveByName(t *testing.T) {
 	}
 	for _, n := range names {
 		stem := strings.TrimSuffix(n, filepath.Ext(n))
-		p, err := ResolveConfig(stem)
-		if err != nil || p != filepath.Join(ConfigDir, n) {
-			t.Errorf("ResolveConfig(%q) = %q, %v", stem, p, err)
+		p, err := configs.Resolve(stem)
+		if err != nil || p != filepath.Join(configs.Dir, n) {
+			t.Errorf("configs.Resolve(%q) = %q, %v", stem, p, err)
 			continue
 		}
 		sets := []string{}

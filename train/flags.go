@@ -8,12 +8,9 @@ import (
 	"github.com/finegrain/finegrain/configs"
 )
 
-// ConfigDir is where a -config name that is not a file is looked up (configs.Dir).
-const ConfigDir = configs.Dir
-
 // ConfigFlags are the -config and -set flags that every command reading a configuration takes.
 type ConfigFlags struct {
-	// Path is -config resolved by ResolveConfig when the flag is parsed (configs/csca_cars.yaml for
+	// Path is -config resolved by configs.Resolve when the flag is parsed (configs/csca_cars.yaml for
 	// "csca_cars"), or as given when it names nothing; Load then says what exists.
 	Path string
 	Sets []string
@@ -21,11 +18,11 @@ type ConfigFlags struct {
 
 // Register adds -config and -set to fs.
 func (c *ConfigFlags) Register(fs *flag.FlagSet) {
-	fs.Func("config", "configuration `file` (YAML; keys missing from it take configs/defaults.yaml's values); a name that is not a file here is looked up in "+ConfigDir+"/, with or without .yaml (-config csca_cars)", func(s string) error {
+	fs.Func("config", "configuration `file` (YAML; keys missing from it take configs/defaults.yaml's values); a name that is not a file here is looked up in "+configs.Dir+"/, with or without .yaml (-config csca_cars)", func(s string) error {
 		// A name that resolves to nothing is kept as given: Load reports it with the list of
 		// configurations, which reads better than the flag package's usage dump.
 		c.Path = s
-		if p, err := ResolveConfig(s); err == nil {
+		if p, err := configs.Resolve(s); err == nil {
 			c.Path = p
 		}
 		return nil
@@ -42,7 +39,7 @@ func (c *ConfigFlags) Register(fs *flag.FlagSet) {
 // Load resolves the configuration the flags name; checkPaths also requires the dataset and weight
 // files to exist.
 func (c *ConfigFlags) Load(checkPaths bool) (*Config, error) {
-	p, err := ResolveConfig(c.Path)
+	p, err := configs.Resolve(c.Path)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +49,7 @@ func (c *ConfigFlags) Load(checkPaths bool) (*Config, error) {
 
 // LoadModel is Load(false) for a command that reads no dataset: data.root may be missing.
 func (c *ConfigFlags) LoadModel() (*Config, error) {
-	p, err := ResolveConfig(c.Path)
+	p, err := configs.Resolve(c.Path)
 	if err != nil {
 		return nil, err
 	}
@@ -63,13 +60,10 @@ func (c *ConfigFlags) LoadModel() (*Config, error) {
 // LoadFile is the configuration of -config alone: without -set, and without checking paths (cmd/train
 // -resume reads the run directory from it).
 func (c *ConfigFlags) LoadFile() (*Config, error) {
-	p, err := ResolveConfig(c.Path)
+	p, err := configs.Resolve(c.Path)
 	if err != nil {
 		return nil, err
 	}
 	c.Path = p
 	return Load(LoadOptions{Path: c.Path})
 }
-
-// ResolveConfig is the configuration file that a -config value names (see configs.Resolve).
-func ResolveConfig(name string) (string, error) { return configs.Resolve(name) }
