@@ -181,7 +181,7 @@ func checkMetadata(t *testing.T, m *exported.Model) {
 	if m.InputSize() != 32 || m.NumClasses() != 5 || m.Label(2) != "cardinal" {
 		t.Fatalf("loaded input size %d, classes %d, label 2 %q", m.InputSize(), m.NumClasses(), m.Label(2))
 	}
-	if md := m.Metadata(); md.Variant != "csca" || md.ImageSize != 32 || md.ResizeSize != 40 || md.Metrics["test_top1"] != 0.5 || md.Net.Depth != 18 || md.Dataset != "synthetic" {
+	if md := m.Metadata(); md.Net.Attention != nets.AttentionCSCA || md.ImageSize != 32 || md.ResizeSize != 40 || md.Metrics["test_top1"] != 0.5 || md.Net.Depth != 18 || md.Dataset != "synthetic" {
 		t.Fatalf("metadata %+v", md)
 	}
 }

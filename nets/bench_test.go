@@ -11,7 +11,7 @@ import (
 //
 //	go test ./nets -run '^$' -bench 'Forward' -benchtime 3x
 func benchmarkVariants(b *testing.B, backward bool) {
-	for _, v := range Variants() {
+	for _, v := range Attentions() {
 		for _, batch := range []int{1, 16} {
 			b.Run(fmt.Sprintf("%s/batch%d", v, batch), func(b *testing.B) {
 				cfg := DefaultConfig()

@@ -12,7 +12,7 @@ import (
 
 // The paper's models side by side: parameters and GFLOPs of one 224×224 image.
 func ExampleStats() {
-	for _, v := range nets.Variants() {
+	for _, v := range nets.Attentions() {
 		cfg := nets.DefaultConfig()
 		cfg.Attention, cfg.NumClasses = v, 200
 		params, flops, err := nets.Stats(cfg, 224)

@@ -175,7 +175,7 @@ func role(variable string) string {
 		return roleClassifier
 	}
 	for _, part := range strings.Split(variable, "/") {
-		if part == "ca" || part == "sa" || part == "csca" {
+		if isGateScope(part) {
 			return roleGate
 		}
 	}
@@ -185,12 +185,16 @@ func role(variable string) string {
 // isGateTensor reports whether a torch name lies under an attention gate.
 func isGateTensor(name string) bool {
 	for _, part := range strings.Split(name, ".") {
-		if part == "ca" || part == "sa" || part == "csca" {
+		if isGateScope(part) {
 			return true
 		}
 	}
 	return false
 }
+
+// isGateScope reports whether a part of a variable's path (or of a torch name) is a gate's scope: a
+// block's gate lives under the name of its variant (resnet.go's gating).
+func isGateScope(part string) bool { return Attention(part).Gated() }
 
 // PlanImport decides how the tensors of f fill vars under opt. With problems that opt does not accept
 // the error says what they are and what probably happened; the plan is returned either way, so a tool

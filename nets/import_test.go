@@ -43,7 +43,7 @@ func stateDict(t *testing.T, cfg Config) *weights.File {
 	return f
 }
 
-func config(depth int, attention string, classes int) Config {
+func config(depth int, attention Attention, classes int) Config {
 	c := DefaultConfig()
 	c.Depth, c.Attention, c.NumClasses = depth, attention, classes
 	return c

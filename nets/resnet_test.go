@@ -15,17 +15,21 @@ import (
 )
 
 // variantCases are the five variants and the other channel-spatial fusion.
-var variantCases = []struct{ attention, fusion string }{
+var variantCases = []struct {
+	attention Attention
+	fusion    CSCAFusion
+}{
 	{"none", "parallel"}, {"fcn", "parallel"}, {"ca", "parallel"}, {"sa", "parallel"},
 	{"csca", "parallel"}, {"csca", "sequential"},
 }
 
 func TestVariableNames(t *testing.T) {
 	for _, tc := range []struct {
-		attention, fusion string
-		depth             int
-		want              map[string][]int64
-		absent            []string
+		attention Attention
+		fusion    CSCAFusion
+		depth     int
+		want      map[string][]int64
+		absent    []string
 	}{
 		{"ca", "parallel", 50, map[string][]int64{
 			"conv1/kernel":                 {7, 7, 3, 64},
@@ -258,7 +262,7 @@ func flatValues(t *tf.Tensor) []float64 {
 // gradient floored at 1e-3 of the variable's largest gradient.
 func TestGradientsFiniteDifferences(t *testing.T) {
 	for _, tc := range variantCases {
-		t.Run(tc.attention+"_"+tc.fusion, func(t *testing.T) {
+		t.Run(string(tc.attention)+"_"+string(tc.fusion), func(t *testing.T) {
 			if testing.Short() && (tc.attention != "csca" || tc.fusion != "parallel") {
 				t.Skip("-short checks the parallel channel-spatial variant only")
 			}
@@ -410,11 +414,11 @@ func gradientCheck(t *testing.T, cfg Config) {
 }
 
 // checked selects the variables whose gradients TestGradientsFiniteDifferences checks.
-func checked(name, attention string) bool {
+func checked(name string, attention Attention) bool {
 	switch name {
 	case "conv1/kernel", "bn1/gamma", "bn1/beta", "layer2/0/downsample/0/kernel", "layer4/1/conv2/kernel",
 		"layer3/1/bn2/gamma", "fc/kernel", "fc/bias":
 		return true
 	}
-	return strings.HasPrefix(name, "layer3/1/"+attention+"/")
+	return strings.HasPrefix(name, "layer3/1/"+string(attention)+"/")
 }

@@ -40,7 +40,7 @@ func values(t *testing.T, m *model) map[string][]float32 {
 // seed: every variable comes back bit for bit, gates included, and each BN's num_batches_tracked is
 // skipped.
 func TestExportImportRoundTrip(t *testing.T) {
-	for _, attention := range []string{"csca", "fcn"} {
+	for _, attention := range []Attention{AttentionCSCA, AttentionFCN} {
 		cfg := DefaultConfig()
 		cfg.Depth, cfg.Attention, cfg.NumClasses, cfg.WidthMultiplier = 18, attention, 7, 0.25
 		a := newModel(t, cfg, false, tf.Float, 1, 32, 32)

@@ -95,7 +95,7 @@ func TestStatsMatchClosedForm(t *testing.T) {
 		{50, 1000, 224, 1, nil}, {18, 1000, 224, 1, nil}, {34, 200, 448, 1, nil}, {101, 120, 224, 1, []int{3, 4}},
 		{50, 196, 97, 0.5, []int{1}}, {18, 10, 64, 0.25, nil},
 	} {
-		for _, v := range Variants() {
+		for _, v := range Attentions() {
 			cfg := DefaultConfig()
 			cfg.Attention, cfg.Depth, cfg.NumClasses, cfg.WidthMultiplier, cfg.AttentionStages = v, tc.depth, tc.classes, tc.width, tc.stages
 			name := fmt.Sprintf("%s-%d K=%d %d×%d width %g stages %v", v, tc.depth, tc.classes, tc.size, tc.size, tc.width, tc.stages)

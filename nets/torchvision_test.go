@@ -255,8 +255,10 @@ func TestImportedGatesStartAtIdentity(t *testing.T) {
 	}
 	pretrained := flatLogits(none.run(t, images, none.out.Logits)[0])
 	for _, tc := range []struct {
-		kind, form, fusion string
-		stages             []int
+		kind   Attention
+		form   GateForm
+		fusion CSCAFusion
+		stages []int
 	}{
 		{"fcn", "plain", "parallel", nil},
 		{"ca", "plain", "parallel", nil},
@@ -280,7 +282,7 @@ func TestImportedGatesStartAtIdentity(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, n := range rep.Initialised {
-				if !strings.Contains(n, "/"+tc.kind+"/") {
+				if !strings.Contains(n, "/"+string(tc.kind)+"/") {
 					t.Errorf("%s left initialised; only gate variables should be", n)
 				}
 			}
@@ -349,7 +351,7 @@ func TestImportMismatches(t *testing.T) {
 	weights := filepath.Join(dir, "resnet18.safetensors")
 	cfg := DefaultConfig()
 	cfg.Depth, cfg.NumClasses = 18, 10
-	for _, kind := range []string{"none", "fcn"} {
+	for _, kind := range []Attention{AttentionNone, AttentionFCN} {
 		cfg.Attention = kind
 		m := newModel(t, cfg, false, tf.Float, 1, 32, 32)
 		rep, err := ImportTorchvision(m.sess, m.g, weights)

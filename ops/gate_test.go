@@ -340,7 +340,7 @@ func TestNewGate(t *testing.T) {
 		wantErr bool
 	}{
 		{"ca", true, false}, {"sa", true, false}, {"csca", true, false},
-		{"none", false, false}, {"fcn", false, false}, {"", false, false},
+		{"none", false, true}, {"fcn", false, true}, {"", false, false}, // variants are nets', not gates
 		{"cbam", false, true}, {"CA", false, true},
 	} {
 		g, err := ops.NewGate(tc.kind)

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/finegrain/finegrain/nets"
 )
 
 // One key written in two places of a file (nested and dotted, or in two letter cases) picked a
@@ -54,7 +56,7 @@ func TestConfigMixedCaseKeysAccepted(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := []any{cfg.Train.LR, cfg.Train.Epochs, cfg.Model.Attention, cfg.Model.Depth, cfg.Train.BatchSize, cfg.Train.Seed}
-	want := []any{0.2, 7, "ca", 18, 8, int64(3)}
+	want := []any{0.2, 7, nets.AttentionCA, 18, 8, int64(3)}
 	if !slices.Equal(got, want) {
 		t.Fatalf("lr, epochs, attention, depth, batch, seed = %v, want %v", got, want)
 	}

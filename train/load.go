@@ -335,16 +335,22 @@ type keySpec struct {
 	Index []int
 }
 
-// keySpecs walks Config's fields: every leaf field is a key named by the yaml tags on its path.
+// keySpecs walks Config's fields: every leaf field is a key named by the yaml tags on its path; the
+// keys of an inline struct (model's nets.Config) belong to the section that holds it.
 func keySpecs() []keySpec {
 	var out []keySpec
 	var walk func(t reflect.Type, prefix string, index []int)
 	walk = func(t reflect.Type, prefix string, index []int) {
 		for i := range t.NumField() {
 			f := t.Field(i)
-			name := prefix + f.Tag.Get("yaml")
+			tag, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			name := prefix + tag
 			idx := append(slices.Clone(index), i)
-			if f.Type.Kind() == reflect.Struct {
+			switch {
+			case f.Type.Kind() == reflect.Struct && opts == "inline":
+				walk(f.Type, prefix, idx)
+				continue
+			case f.Type.Kind() == reflect.Struct:
 				walk(f.Type, name+".", idx)
 				continue
 			}

@@ -3,6 +3,8 @@ package train
 import (
 	"path/filepath"
 	"testing"
+
+	"github.com/finegrain/finegrain/nets"
 )
 
 // TestNetsModelsLearn trains the real models (nets.Build) without attention and with the spatial and fused gates, at a tiny size, on
@@ -12,8 +14,8 @@ func TestNetsModelsLearn(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains three small ResNets")
 	}
-	for _, variant := range []string{"none", "sa", "csca"} {
-		t.Run(variant, func(t *testing.T) {
+	for _, variant := range []nets.Attention{nets.AttentionNone, nets.AttentionSA, nets.AttentionCSCA} {
+		t.Run(string(variant), func(t *testing.T) {
 			cfg := tinyConfig(t.TempDir())
 			cfg.Model.Attention = variant
 			cfg.Model.WidthMultiplier = 0.25

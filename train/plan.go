@@ -81,7 +81,7 @@ func DryRun(ctx context.Context, cfg *Config, configPath, runDir string, build B
 		Config: configPath, RunDir: runDir,
 		Dataset: PlanDataset{Format: cfg.Data.Format, Root: cfg.Data.Root, Classes: k, Train: splits.TrainCount, Val: splits.ValCount,
 			Test: splits.TestCount, Generated: splits.Generated},
-		Model: PlanModel{Attention: cfg.Model.Attention, Depth: cfg.Model.Depth, WidthMultiplier: cfg.Model.WidthMultiplier,
+		Model: PlanModel{Attention: string(cfg.Model.Attention), Depth: cfg.Model.Depth, WidthMultiplier: cfg.Model.WidthMultiplier,
 			NumClasses: k, ImageSize: cfg.Data.ImageSize, ResizeSize: cfg.Data.ResolvedResize(), ResizeFollowsCrop: cfg.Data.ResizeSize == 0,
 			Pretrained: cfg.Model.Pretrained},
 		Params: tg.ModelParams(), Variables: len(tg.G.Variables()) - len(tg.Opt.Slots),

@@ -104,7 +104,7 @@ func TestExportWeights(t *testing.T) {
 	if err := json.Unmarshal(m.Metadata().Config, &cfg); err != nil || cfg["model"].(map[string]any)["attention"] != "ca" {
 		t.Errorf("metadata config %s (%v)", m.Metadata().Config, err)
 	}
-	if m.Label(1) != "class_1" || m.Metadata().Variant != "ca" {
+	if m.Label(1) != "class_1" || m.Metadata().Net.Attention != nets.AttentionCA {
 		t.Errorf("labels %v, metadata %+v", m.Labels(), m.Metadata())
 	}
 }

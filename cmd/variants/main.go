@@ -23,13 +23,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/finegrain/finegrain/internal/cli"
 	"github.com/finegrain/finegrain/nets"
 	"github.com/finegrain/finegrain/ops"
 	"github.com/finegrain/finegrain/train"
 )
 
 func main() {
-	ops.QuietLogs()
+	cli.QuietLogs()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -66,8 +67,8 @@ func newFlags(stderr io.Writer) (*flag.FlagSet, *options) {
 	fs.IntVar(&o.iters, "iters", 3, "timed passes per variant (after one warm-up pass); the median is shown")
 	fs.IntVar(&o.classes, "classes", 1000, "classifier outputs")
 	fs.StringVar(&o.list, "variants", strings.Join(nets.Variants(), ","), "comma-separated values of model.attention")
-	fs.StringVar(&o.fusion, "fusion", d.CSCAFusion, "model.csca_fusion: parallel or sequential")
-	fs.StringVar(&o.form, "form", d.GateForm, "model.gate_form: plain or residual")
+	fs.StringVar(&o.fusion, "fusion", string(d.CSCAFusion), "model.csca_fusion: parallel or sequential")
+	fs.StringVar(&o.form, "form", string(d.GateForm), "model.gate_form: plain or residual")
 	fs.IntVar(&o.threads, "threads", 0, "intra-op threads (0: all CPUs)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: variants [-depth N] [-size S] [-batch B] [-iters I] [-variants LIST] [flags]
@@ -118,7 +119,8 @@ func run(ctx context.Context, args []string, out, stderr io.Writer) error {
 	fmt.Fprintln(out, "|---|---:|---:|---:|---:|---:|---:|")
 	for _, v := range strings.Split(o.list, ",") {
 		cfg := train.Default().NetConfig(o.classes)
-		cfg.Attention, cfg.Depth, cfg.CSCAFusion, cfg.GateForm = strings.TrimSpace(v), o.depth, o.fusion, o.form
+		cfg.Attention, cfg.Depth = nets.Attention(strings.TrimSpace(v)), o.depth
+		cfg.CSCAFusion, cfg.GateForm = nets.CSCAFusion(o.fusion), nets.GateForm(o.form)
 		params, flops, err := nets.Stats(cfg, o.size)
 		if err != nil {
 			return err

@@ -46,7 +46,7 @@ func TestThousands(t *testing.T) {
 func TestFlagsFollowTraining(t *testing.T) {
 	d := train.Default().Model
 	fs, _ := newFlags(io.Discard)
-	for name, want := range map[string]string{"form": d.GateForm, "fusion": d.CSCAFusion, "depth": fmt.Sprint(d.Depth)} {
+	for name, want := range map[string]string{"form": string(d.GateForm), "fusion": string(d.CSCAFusion), "depth": fmt.Sprint(d.Depth)} {
 		if got := fs.Lookup(name).DefValue; got != want {
 			t.Errorf("-%s defaults to %q, training to %q", name, got, want)
 		}

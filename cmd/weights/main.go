@@ -28,6 +28,7 @@ import (
 	tf "github.com/galeone/tensorflow/tensorflow/go"
 	"github.com/galeone/tensorflow/tensorflow/go/op"
 
+	"github.com/finegrain/finegrain/internal/cli"
 	"github.com/finegrain/finegrain/nets"
 	"github.com/finegrain/finegrain/ops"
 	"github.com/finegrain/finegrain/train"
@@ -36,7 +37,7 @@ import (
 )
 
 func main() {
-	ops.QuietLogs()
+	cli.QuietLogs()
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -578,14 +579,14 @@ func exportRun(ctx context.Context, cf *train.ConfigFlags, src string, pick trai
 		return err
 	}
 	meta := map[string]string{
-		"format": "pt", "source": prefix, "attention": cfg.Model.Attention,
+		"format": "pt", "source": prefix, "attention": string(cfg.Model.Attention),
 		"depth": fmt.Sprint(cfg.Model.Depth), "num_classes": fmt.Sprint(numClasses),
 	}
 	if err := weights.WriteSafetensors(outPath, ts, meta); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s: %d tensors of %s-ResNet%d (%d classes) from %s\n", outPath, len(ts), cfg.Model.Attention, cfg.Model.Depth, numClasses, prefix)
-	if cfg.Model.Attention == "none" || cfg.Model.Attention == "fcn" {
+	if !cfg.Model.Attention.Gated() {
 		fmt.Fprintf(stdout, "load it in PyTorch with torchvision.models.resnet%d(num_classes=%d).load_state_dict(tensors, strict=True)\n", cfg.Model.Depth, numClasses)
 	} else {
 		fmt.Fprintf(stdout, "the %s gates are under extra names (layerS.B.%s.*): torchvision.models.resnet%d loads the backbone and classifier with strict=False\n", cfg.Model.Attention, cfg.Model.Attention, cfg.Model.Depth)

@@ -3,6 +3,8 @@ package bench
 import (
 	"fmt"
 	"time"
+
+	"github.com/finegrain/finegrain/nets"
 )
 
 // Modes of a benchmark run.
@@ -14,14 +16,14 @@ const (
 // Plan is everything one benchmark run measures.
 type Plan struct {
 	Mode string `json:"mode"`
-	// Train is the `none` model's training step; its Settings are replaced by the chosen candidate.
-	Train TrainSpec `json:"train"`
-	// Candidates are the Go session settings tried on the `none` step at the Knobs size, the project's
-	// defaults first; the fastest is kept for everything after. KerasXLA are the jit_compile values
-	// tried on the Keras peer likewise. With one of each, nothing is searched.
-	Candidates []Settings `json:"candidates"`
-	KerasXLA   []bool     `json:"keras_xla"`
-	Knobs      TrainSpec  `json:"knobs"` // the training step the knobs are searched on
+	// Train is the `none` model's training step, timed beside Keras once for each of TrainPairs, at
+	// this size: settings are never chosen at one size and reported at another. The first pair, the
+	// project's defaults against Keras without jit_compile, gives the headline figures.
+	Train      TrainSpec   `json:"train"`
+	TrainPairs []TrainPair `json:"train_pairs"`
+	// InferPairs are the Go/Python inference pairs: which side runs the optimised export (cmd/export
+	// -optimize) and which the original SavedModel.
+	InferPairs []InferPair `json:"infer_pairs"`
 	// Variants are the attention variants timed against `none` after everything else, as long as the
 	// Budget allows.
 	Variants []string `json:"variants"`
@@ -40,22 +42,41 @@ type Plan struct {
 	Budget time.Duration `json:"budget_ns"`
 }
 
+// TrainPair is one Go/Keras training comparison: the Go session settings and Keras's jit_compile.
+type TrainPair struct {
+	Go       Settings `json:"go"`
+	KerasXLA bool     `json:"keras_xla"`
+}
+
+// InferPair is one Go/Python inference comparison: whether each side loads the optimised export.
+type InferPair struct {
+	GoOptimized     bool `json:"go_optimized"`
+	PythonOptimized bool `json:"python_optimized"`
+}
+
+// String is a label such as "Go optimised / Python original".
+func (p InferPair) String() string {
+	m := map[bool]string{false: "original", true: "optimised"}
+	return "Go " + m[p.GoOptimized] + " / Python " + m[p.PythonOptimized]
+}
+
 // PlanFor returns the plan of a mode on a machine of ncpu CPUs.
 //
 // quick (make bench-quick, a few minutes even on a loaded 2-CPU machine): ResNet-50 at 112×112,
-// batch 8, 3 timed steps; inference of a ResNet-18 at 112×112; 640 pipeline images at 112×112.
+// batch 8, 3 paired steps with the defaults on both sides; inference of a ResNet-18 at 112×112;
+// 640 pipeline images at 112×112.
 //
-// full (make bench): the knobs (inter-op threads, oneDNN, XLA for Go; jit_compile for Keras) searched
-// on the quick step (112×112, batch 8), then ResNet-50 at 224×224, batch 16, 4 timed steps, every
-// attention variant; inference of the ResNet-50 at 224×224; 2048 pipeline images at 224×224.
+// full (make bench): ResNet-50 at 224×224, batch 16, 5 paired steps, with the defaults on both sides
+// and again with XLA on both sides (Go auto-clustering, Keras jit_compile), every attention
+// variant; inference of the ResNet-50 at 224×224; 2048 pipeline images at 224×224.
 func PlanFor(mode string, ncpu int) (Plan, error) {
 	ncpu = max(ncpu, 1)
 	def := Settings{IntraOpThreads: ncpu, InterOpThreads: 2}
 	p := Plan{
 		Mode:         mode,
-		Candidates:   []Settings{def},
-		KerasXLA:     []bool{false},
-		Variants:     []string{"csca", "ca", "sa", "fcn"},
+		TrainPairs:   []TrainPair{{Go: def}},
+		InferPairs:   []InferPair{{}, {GoOptimized: true}, {GoOptimized: true, PythonOptimized: true}},
+		Variants:     []string{nets.AttentionCSCA.String(), nets.AttentionCA.String(), nets.AttentionSA.String(), nets.AttentionFCN.String()}, // the paper's first: a budget cuts from the end
 		Peak:         PeakSpec{N: 2048, Runs: 10},
 		SynthClasses: 4, SynthPerClass: 16, SynthSize: 400,
 	}
@@ -67,18 +88,14 @@ func PlanFor(mode string, ncpu int) (Plan, error) {
 		p.Budget = 270 * time.Second
 		p.VariantsPerGroup = len(p.Variants)
 	case Full:
-		p.Train = TrainSpec{Attention: "none", Depth: 50, ImageSize: 224, Batch: 16, Classes: 200, Warmup: 1, Steps: 4}
+		p.Train = TrainSpec{Attention: "none", Depth: 50, ImageSize: 224, Batch: 16, Classes: 200, Warmup: 1, Steps: 5}
 		p.Infer = InferSpec{Attention: "none", Depth: 50, ImageSize: 224, Classes: 200, Batches: []int{1, 16}, Iters: 10}
 		p.Pipeline = PipelineSpec{ImageSize: 224, ResizeSize: 256, Batch: 16, Workers: ncpu, Images: 2048}
-		p.KerasXLA = []bool{false, true}
-		p.Knobs = TrainSpec{Attention: "none", Depth: 50, ImageSize: 112, Batch: 8, Classes: 200, Warmup: 1, Steps: 3}
-		p.Candidates = append(p.Candidates,
-			Settings{IntraOpThreads: ncpu, InterOpThreads: 1},
-			Settings{IntraOpThreads: ncpu, InterOpThreads: 2, OneDNN: "0"},
-			Settings{IntraOpThreads: ncpu, InterOpThreads: 2, XLA: true, XLAFlags: "--tf_xla_cpu_global_jit"},
-		)
+		p.TrainPairs = append(p.TrainPairs, TrainPair{Go: Settings{IntraOpThreads: ncpu, InterOpThreads: 2, XLA: true, XLAFlags: "--tf_xla_cpu_global_jit"}, KerasXLA: true})
 		p.SynthPerClass = 32
-		p.Budget = 30 * time.Minute
+		// Two training pairs (one compiling with XLA) and three inference pairs leave the variants
+		// little of a half hour on a loaded 2-CPU machine.
+		p.Budget = 45 * time.Minute
 		p.VariantsPerGroup = 1
 	default:
 		return Plan{}, fmt.Errorf("mode %q: want %s or %s", mode, Quick, Full)

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -19,9 +20,20 @@ func TestPlanFor(t *testing.T) {
 			if p.Train.Attention != "none" || p.Train.Depth != 50 {
 				t.Errorf("%s: train %+v, want the none ResNet-50", p.Mode, p.Train)
 			}
-			def := p.Candidates[0]
-			if def.IntraOpThreads != ncpu || def.InterOpThreads != 2 || def.XLA || def.OneDNN != "" {
-				t.Errorf("%s on %d CPUs: first candidate %+v, want the project's defaults", p.Mode, ncpu, def)
+			def := p.TrainPairs[0].Go
+			if def.IntraOpThreads != ncpu || def.InterOpThreads != 2 || def.XLA || def.OneDNN != "" || p.TrainPairs[0].KerasXLA {
+				t.Errorf("%s on %d CPUs: headline pair %+v, want the project's defaults against Keras without XLA", p.Mode, ncpu, p.TrainPairs[0])
+			}
+			for _, tp := range p.TrainPairs {
+				if tp.Go.XLA != tp.KerasXLA {
+					t.Errorf("%s: pair %+v compares XLA on one side with none on the other", p.Mode, tp)
+				}
+			}
+			if p.Train.Steps < MinPairs || p.Infer.Iters < MinPairs {
+				t.Errorf("%s: %d training steps and %d inference rounds, want at least %d pairs each", p.Mode, p.Train.Steps, p.Infer.Iters, MinPairs)
+			}
+			if len(p.InferPairs) == 0 || p.InferPairs[0] != (InferPair{}) || !slices.Contains(p.InferPairs, InferPair{GoOptimized: true}) {
+				t.Errorf("%s: inference pairs %v, want the original on both sides first and the optimised Go against the original Python", p.Mode, p.InferPairs)
 			}
 			if p.Train.Settings != def || p.Peak.Settings != def || p.Infer.Settings != def {
 				t.Errorf("%s: specs do not start at the default settings", p.Mode)
@@ -36,8 +48,8 @@ func TestPlanFor(t *testing.T) {
 		if quick.Train.ImageSize >= full.Train.ImageSize || quick.Train.Batch >= full.Train.Batch || quick.Budget >= full.Budget {
 			t.Errorf("quick %+v is not smaller than full %+v", quick.Train, full.Train)
 		}
-		if full.Train.ImageSize != 224 || full.Train.Batch != 16 || len(full.KerasXLA) != 2 || len(full.Candidates) < 4 {
-			t.Errorf("full plan %+v: want 224×224, batch 16, knobs and Keras with and without XLA", full)
+		if full.Train.ImageSize != 224 || full.Train.Batch != 16 || len(full.TrainPairs) != 2 {
+			t.Errorf("full plan %+v: want 224×224, batch 16, the pairs without and with XLA", full)
 		}
 	}
 	if _, err := PlanFor("medium", 2); err == nil || !strings.Contains(err.Error(), "medium") {

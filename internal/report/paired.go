@@ -59,12 +59,12 @@ func (t *Table) PairedDifferences() []Paired {
 			continue // a row NewTable did not make: it has no runs to pair
 		}
 		for ci, col := range t.Columns {
-			if col.Variant == "none" || len(row.groups[ci]) == 0 {
+			if col.Variant == none || len(row.groups[ci]) == 0 {
 				continue
 			}
 			p := Paired{Row: ri, Column: ci, Baseline: t.baseline(row, ci)}
 			if p.Baseline < 0 {
-				note := col.Title + ": no " + VariantTitle("none", 0) + " run with the same dataset and settings to pair with"
+				note := col.Title + ": no " + VariantTitle(none, 0) + " run with the same dataset and settings to pair with"
 				p.Selected = Difference{Mean: math.NaN(), SE: math.NaN(), Notes: []string{note}}
 				p.Final = Difference{Mean: math.NaN(), SE: math.NaN(), Notes: []string{note}}
 				out = append(out, p)
@@ -86,12 +86,12 @@ func (t *Table) PairedDifferences() []Paired {
 func (t *Table) baseline(row Row, ci int) int {
 	c := t.Columns[ci]
 	for bi, b := range t.Columns {
-		if b.Variant != "none" || len(row.groups[bi]) == 0 {
+		if b.Variant != none || len(row.groups[bi]) == 0 {
 			continue
 		}
 		alike := true
 		for _, k := range t.ColumnKeys {
-			if appliesTo("none", k) && c.Settings[k] != b.Settings[k] {
+			if appliesTo(none, k) && c.Settings[k] != b.Settings[k] {
 				alike = false
 			}
 		}
@@ -173,7 +173,7 @@ func pair(a, b []Run, at, bt string, value func(Run) (float64, string)) Differen
 // its legend and the notes on seeds left out.
 func (t *Table) PairedMarkdown(w io.Writer, pairs []Paired) error {
 	ew := &errWriter{w: w}
-	ew.printf("### Paired differences to %s (none): test top-1 (percentage points)\n\n", VariantTitle("none", t.Depth))
+	ew.printf("### Paired differences to %s (none): test top-1 (percentage points)\n\n", VariantTitle(none, t.Depth))
 	if len(pairs) == 0 {
 		ew.printf("No run of an attention variant to compare.\n")
 		return ew.err
@@ -232,7 +232,7 @@ func (t *Table) PairedMarkdown(w io.Writer, pairs []Paired) error {
 		"differences over √n), with the number of seeds paired n in parentheses (no ± for one). "+
 		"Selected checkpoint: summary.json's test_top1, the model train.selection chose (best_val: the epoch with the best "+
 		"validation top-1, on the validation images the settings above state; last: the last epoch). "+
-		"Final epoch: the model of the last epoch.\n", VariantTitle("none", 0), VariantTitle("none", 0))
+		"Final epoch: the model of the last epoch.\n", VariantTitle(none, 0), VariantTitle(none, 0))
 	if len(notes) > 0 {
 		ew.printf("\nNotes:\n")
 		for _, n := range notes {

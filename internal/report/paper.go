@@ -4,11 +4,13 @@ import (
 	"io"
 	"slices"
 	"strconv"
+
+	"github.com/finegrain/finegrain/nets"
 )
 
 // PaperTable1 is Table 1 of Du & Ma, "Multi-Attention Mechanism Fusion for Fine-Grained Image
 // Classification": top-1 accuracy (%) of ResNet-50 and its variants, one value per cell (the paper gives
-// neither seeds nor deviations). Rows cub, dogs, cars; columns in the order of Variants.
+// neither seeds nor deviations). Rows cub, dogs, cars; columns in the order of nets.Variants.
 var PaperTable1 = []struct {
 	Dataset string
 	Top1    [5]float64
@@ -23,7 +25,7 @@ func PaperMarkdown(w io.Writer) error {
 	ew := &errWriter{w: w}
 	ew.printf("### Paper (Du & Ma, Table 1): top-1 accuracy (%%), ResNet-50, real datasets\n\n")
 	head := []string{"dataset"}
-	for _, v := range Variants {
+	for _, v := range nets.Variants() {
 		head = append(head, VariantTitle(v, 50))
 	}
 	writeMarkdownRow(ew, head)

@@ -83,7 +83,7 @@ func fileName(s string) string {
 
 // shortTitle is a variant's name on an axis: ResNet, FCN, CA, SA, CSCA.
 func shortTitle(v string) string {
-	if v == "none" {
+	if v == none {
 		return "ResNet"
 	}
 	return strings.ToUpper(v)

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/finegrain/finegrain/nets"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -108,7 +110,7 @@ func sweepFixture(t *testing.T) string {
 	root := t.TempDir()
 	top1 := map[string]float64{"none": 0.50, "fcn": 0.51, "ca": 0.55, "sa": 0.53, "csca": 0.60}
 	seeds := map[string]int64{"none": 3, "fcn": 3, "ca": 2, "sa": 1, "csca": 3}
-	for _, v := range Variants {
+	for _, v := range nets.Variants() {
 		for s := int64(1); s <= seeds[v]; s++ {
 			// csca seed 2 selected an earlier epoch: its final epoch is unknown
 			writeRun(t, root, fakeRun{dataset: "synthetic", variant: v, seed: s, top1: top1[v] + 0.02*float64(s-1), bestEpoch: map[bool]int{true: 2}[v == "csca" && s == 2]})
@@ -290,15 +292,15 @@ func TestTableWarningsAndHeader(t *testing.T) {
 		cols     []string
 	}{
 		{"one depth", []Run{mk("cars", "none", 1, 50, "a"), mk("cars", "sa", 1, 50, "b")},
-			"| dataset | ResNet50 | FCN-ResNet50 | CA-ResNet50 | SA-ResNet50 | CSCA-ResNet50 |", nil, Variants},
+			"| dataset | ResNet50 | FCN-ResNet50 | CA-ResNet50 | SA-ResNet50 | CSCA-ResNet50 |", nil, nets.Variants()},
 		// Runs of unlike depths are never one cell: each depth has its own column, named by it.
 		{"mixed depths", []Run{mk("cars", "none", 1, 50, "a"), mk("cars", "sa", 1, 18, "b")},
-			"| dataset | ResNet50 | FCN-ResNet | CA-ResNet | SA-ResNet18 | CSCA-ResNet |", nil, Variants},
+			"| dataset | ResNet50 | FCN-ResNet | CA-ResNet | SA-ResNet18 | CSCA-ResNet |", nil, nets.Variants()},
 		{"mixed depths in one variant", []Run{mk("cars", "none", 1, 50, "a"), mk("cars", "none", 1, 18, "b")},
-			"| dataset | ResNet18 | ResNet50 | FCN-ResNet | CA-ResNet | SA-ResNet | CSCA-ResNet |", nil, append([]string{"none"}, Variants...)},
+			"| dataset | ResNet18 | ResNet50 | FCN-ResNet | CA-ResNet | SA-ResNet | CSCA-ResNet |", nil, append([]string{"none"}, nets.Variants()...)},
 		{"repeated seed, unknown variant", []Run{mk("dogs", "none", 1, 18, "x/a"), mk("dogs", "none", 1, 18, "y/a"), mk("dogs", "bam", 1, 18, "z")},
 			"| dataset | ResNet18 | FCN-ResNet18 | CA-ResNet18 | SA-ResNet18 | CSCA-ResNet18 | BAM-ResNet18 |",
-			[]string{"dogs: none seed 1 has 2 runs (x/a, y/a); all are counted"}, append(append([]string{}, Variants...), "bam")},
+			[]string{"dogs: none seed 1 has 2 runs (x/a, y/a); all are counted"}, append(append([]string{}, nets.Variants()...), "bam")},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/finegrain/finegrain/configs"
+	"github.com/finegrain/finegrain/nets"
 )
 
 // Keys of a run's settings with a role of their own.
@@ -133,17 +134,17 @@ func ignored(key string) bool {
 // to ca and csca. A ResNet trained with model.gate_form plain and one with residual are the same
 // experiment, and the baseline of both gate forms. Unknown variants keep every setting.
 func appliesTo(variant, key string) bool {
-	gated := variant == "ca" || variant == "sa" || variant == "csca"
-	if !gated && variant != "none" && variant != "fcn" {
+	a, err := nets.ParseAttention(variant)
+	if err != nil {
 		return true
 	}
 	switch {
 	case key == "model.csca_fusion":
-		return variant == "csca"
+		return a == nets.AttentionCSCA
 	case key == "model.reduction":
-		return variant == "ca" || variant == "csca"
+		return a.HasChannelGate()
 	case key == "model.attention_stages", strings.HasPrefix(key, "model.gate_"):
-		return gated
+		return a.Gated()
 	}
 	return true
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/finegrain/finegrain/nets"
 )
 
 // handRun is a run directory written by hand as package train writes it: summary.json, a config.yaml
@@ -323,7 +325,7 @@ func TestRowSettings(t *testing.T) {
 		}
 	}
 	tab, md := tableMarkdown(t, root)
-	if len(tab.ColumnKeys) != 0 || !reflect.DeepEqual(tab.RowKeys, []string{"train.lr"}) || len(tab.Columns) != len(Variants) {
+	if len(tab.ColumnKeys) != 0 || !reflect.DeepEqual(tab.RowKeys, []string{"train.lr"}) || len(tab.Columns) != len(nets.Variants()) {
 		t.Errorf("column keys %q, row keys %q, %d columns", tab.ColumnKeys, tab.RowKeys, len(tab.Columns))
 	}
 	for _, want := range []string{"Runs of different datasets differ in train.lr (0.01, 0.1)", "| other settings |",

@@ -13,11 +13,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/finegrain/finegrain/nets"
 )
 
-// Variants are the paper's columns, in its order: plain ResNet, FCN (CAM), channel, spatial and
-// channel-spatial attention.
-var Variants = []string{"none", "fcn", "ca", "sa", "csca"}
+// none is the plain ResNet's variant, the baseline the other columns are paired with.
+const none = string(nets.AttentionNone)
 
 // Metrics are the summary fields a table can show.
 var Metrics = []string{"test_top1", "test_top5", "test_mean_class_acc", "val_top1"}
@@ -124,7 +125,7 @@ type runInfo struct {
 }
 
 // NewTable groups runs into rows by dataset (the data root, or generated dataset, and class count: cub,
-// dogs, cars first, then the others by name) and into columns by attention variant (Variants, then
+// dogs, cars first, then the others by name) and into columns by attention variant (nets.Variants, then
 // any other by name) and every other setting that differs between runs of one dataset, and summarises
 // metric over seeds. Runs share a cell only when everything but the seed is equal; settings that do not
 // apply to a variant (appliesTo) are left out of that comparison.
@@ -222,7 +223,7 @@ func (t *Table) columns(infos []runInfo) {
 		}
 		t.Columns = append(t.Columns, c)
 	}
-	for _, v := range Variants {
+	for _, v := range nets.Variants() {
 		if !slices.ContainsFunc(t.Columns, func(c Column) bool { return c.Variant == v }) {
 			t.Columns = append(t.Columns, Column{Variant: v, Settings: map[string]string{}})
 		}
@@ -276,10 +277,11 @@ func (t *Table) columns(infos []runInfo) {
 
 // variantOrder puts the paper's variants first, in its order.
 func variantOrder(v string) int {
-	if i := slices.Index(Variants, v); i >= 0 {
+	variants := nets.Variants()
+	if i := slices.Index(variants, v); i >= 0 {
 		return i
 	}
-	return len(Variants)
+	return len(variants)
 }
 
 // compareValues orders numbers by value and other text as text.
@@ -582,7 +584,7 @@ func VariantTitle(variant string, depth int) string {
 	if depth > 0 {
 		net += strconv.Itoa(depth)
 	}
-	if variant == "none" {
+	if variant == none {
 		return net
 	}
 	return strings.ToUpper(variant) + "-" + net
