@@ -159,6 +159,12 @@ func decodeBody(prefix string, p Preprocess) (*fpb.FunctionDef, error) {
 
 // resizeCrop resizes one float32 [h, w, 3] image so that its shorter side is p.ResizeSize and crops the
 // centre p.ImageSize square, as torchvision's Resize(int) + CenterCrop do.
+//
+// tfgo's image package has none of these steps with the same pixels, so none of it is used here:
+// image.NewImage rescales every image to [0, 1] by its own minimum and maximum, CentralCrop takes a
+// fraction and truncates the offsets where torchvision rounds them half to even, and ResizeBilinear and
+// the other resizes do not antialias, which PIL's downscaling does (ScaleAndTranslate with antialias
+// below). Its ReadJPEG decodes files, not the request's bytes, with the fast IDCT.
 func resizeCrop(s *op.Scope, img tf.Output, p Preprocess) tf.Output {
 	c := func(name string, v any) tf.Output { return op.Const(s.SubScope(name), v) }
 	shape := op.Shape(s.SubScope("shape"), img, op.ShapeOutType(tf.Int32))

@@ -2,7 +2,9 @@
 // torchvision's ResNet (v1.5: stride on the 3×3 convolution; BN eps 1e-5; depths 18, 34, 50, 101) with
 // one of five heads or gates chosen by Config.Attention. Import reads torchvision-named weights
 // (package weights: .pth, .bin, .safetensors) into it, strictly by default, and ExportTorchvision writes
-// a model's weights back under torchvision's names.
+// a model's weights back under torchvision's names. The blocks are written as torchvision's
+// models/resnet.py writes them (conv3x3, conv1x1, expansion), so that the two read side by side;
+// TestGoldenOutputs holds every variant's graph to outputs recorded in testdata/golden.
 //
 // Variants:
 //   - none: global average pool → fully connected classifier.

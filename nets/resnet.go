@@ -35,12 +35,9 @@ func Build(s *ops.Scope, images tf.Output, cfg Config) (Outputs, error) {
 	if sh := images.Shape(); sh.NumDimensions() != 4 || sh.Size(3) != 3 {
 		return Outputs{}, fmt.Errorf("nets: images have shape %v, want [N, H, W, 3]", sh)
 	}
-	gate, err := ops.NewGate(cfg.Attention)
-	if err != nil {
-		return Outputs{}, err
-	}
+	gate := cfg.Attention.gate()
 	var out Outputs
-	err = ops.Catch(fmt.Sprintf("%s-resnet%d under %q", cfg.Attention, cfg.Depth, s.Path()), s.Graph(), func() error {
+	err := ops.Catch(fmt.Sprintf("%s-resnet%d under %q", cfg.Attention, cfg.Depth, s.Path()), s.Graph(), func() error {
 		out = resnet(s, images, cfg, gate)
 		return nil
 	})
@@ -51,13 +48,13 @@ func Build(s *ops.Scope, images tf.Output, cfg Config) (Outputs, error) {
 func resnet(s *ops.Scope, images tf.Output, cfg Config, gate ops.Gate) Outputs {
 	a, bn := depthTable[cfg.Depth], ops.DefaultBatchNorm()
 	x := normalise(s, images)
-	x = ops.Conv2D(s.Sub("conv1"), x, cfg.width(64), 7, 2, 3, false)
+	x = ops.Conv(s.Sub("conv1"), x, ops.ConvConfig{Out: cfg.width(64), Kernel: 7, Stride: 2, Pad: 3})
 	x = ops.ReLU(s, ops.BatchNorm(s.Sub("bn1"), x, bn))
-	x = ops.MaxPool(s, x, 3, 2, 1)
-	gc := ops.GateConfig{Form: cfg.GateForm, Reduction: cfg.Reduction, Kernel: 7, Fusion: cfg.CSCAFusion, BatchNorm: bn, InitLogit: cfg.GateInitLogit}
+	x = ops.MaxPool(s, x, ops.PoolConfig{Kernel: 3, Stride: 2, Pad: 1})
+	gc := ops.GateConfig{Form: string(cfg.GateForm), Reduction: cfg.Reduction, Kernel: 7, Fusion: string(cfg.CSCAFusion), BatchNorm: bn, InitLogit: cfg.GateInitLogit}
 	for i, n := range a.blocks {
 		stage := s.Sub("layer" + strconv.Itoa(i+1))
-		g := gating{cfg: gc, name: cfg.Attention}
+		g := gating{cfg: gc, name: string(cfg.Attention)}
 		if cfg.hasGate(i + 1) {
 			g.gate = gate
 		}
@@ -77,27 +74,40 @@ func resnet(s *ops.Scope, images tf.Output, cfg Config, gate ops.Gate) Outputs {
 	return head(s, x, cfg)
 }
 
+// expansion is torchvision's Bottleneck.expansion: a bottleneck block outputs expansion·planes channels.
+const expansion = 4
+
+// conv3x3 is torchvision's conv3x3: a 3×3 convolution with padding 1 and no bias.
+func conv3x3(s *ops.Scope, x tf.Output, planes, stride int) tf.Output {
+	return ops.Conv(s, x, ops.ConvConfig{Out: planes, Kernel: 3, Stride: stride, Pad: 1})
+}
+
+// conv1x1 is torchvision's conv1x1: a 1×1 convolution without bias.
+func conv1x1(s *ops.Scope, x tf.Output, planes, stride int) tf.Output {
+	return ops.Conv(s, x, ops.ConvConfig{Out: planes, Kernel: 1, Stride: stride})
+}
+
 // bottleneck is torchvision's Bottleneck (v1.5, stride on the 3×3 conv) with the gate after bn3:
 // 1×1 → BN → ReLU → 3×3 → BN → ReLU → 1×1 → BN → [gate] → + shortcut → ReLU.
 func bottleneck(s *ops.Scope, x tf.Output, planes, stride int, gate gating) tf.Output {
 	bn := ops.DefaultBatchNorm()
-	out := ops.Conv2D(s.Sub("conv1"), x, planes, 1, 1, 0, false)
+	out := conv1x1(s.Sub("conv1"), x, planes, 1)
 	out = ops.ReLU(s, ops.BatchNorm(s.Sub("bn1"), out, bn))
-	out = ops.Conv2D(s.Sub("conv2"), out, planes, 3, stride, 1, false)
+	out = conv3x3(s.Sub("conv2"), out, planes, stride)
 	out = ops.ReLU(s, ops.BatchNorm(s.Sub("bn2"), out, bn))
-	out = ops.Conv2D(s.Sub("conv3"), out, planes*4, 1, 1, 0, false)
+	out = conv1x1(s.Sub("conv3"), out, planes*expansion, 1)
 	out = gate.apply(s, ops.BatchNorm(s.Sub("bn3"), out, bn))
-	return ops.ReLU(s, op.Add(s.Op(), out, shortcut(s, x, planes*4, stride)))
+	return ops.ReLU(s, s.Tensor(out).Add(shortcut(s, x, planes*expansion, stride)).Output)
 }
 
-// basicBlock is torchvision's BasicBlock (depths 18 and 34) with the gate after bn2.
+// basicBlock is torchvision's BasicBlock (depths 18 and 34, expansion 1) with the gate after bn2.
 func basicBlock(s *ops.Scope, x tf.Output, planes, stride int, gate gating) tf.Output {
 	bn := ops.DefaultBatchNorm()
-	out := ops.Conv2D(s.Sub("conv1"), x, planes, 3, stride, 1, false)
+	out := conv3x3(s.Sub("conv1"), x, planes, stride)
 	out = ops.ReLU(s, ops.BatchNorm(s.Sub("bn1"), out, bn))
-	out = ops.Conv2D(s.Sub("conv2"), out, planes, 3, 1, 1, false)
+	out = conv3x3(s.Sub("conv2"), out, planes, 1)
 	out = gate.apply(s, ops.BatchNorm(s.Sub("bn2"), out, bn))
-	return ops.ReLU(s, op.Add(s.Op(), out, shortcut(s, x, planes, stride)))
+	return ops.ReLU(s, s.Tensor(out).Add(shortcut(s, x, planes, stride)).Output)
 }
 
 // gating is a block's attention gate: none, or the builder with its configuration and scope name.
@@ -120,8 +130,7 @@ func shortcut(s *ops.Scope, x tf.Output, out, stride int) tf.Output {
 		return x
 	}
 	d := s.Sub("downsample")
-	y := ops.Conv2D(d.Sub("0"), x, out, 1, stride, 0, false)
-	return ops.BatchNorm(d.Sub("1"), y, ops.DefaultBatchNorm())
+	return ops.BatchNorm(d.Sub("1"), conv1x1(d.Sub("0"), x, out, stride), ops.DefaultBatchNorm())
 }
 
 // head is the classifier over the last feature map F. GAP→FC models give logits = fc(dropout(mean F))
@@ -130,7 +139,7 @@ func shortcut(s *ops.Scope, x tf.Output, out, stride int) tf.Output {
 func head(s *ops.Scope, f tf.Output, cfg Config) Outputs {
 	c, k := f.Shape().Size(3), int64(cfg.NumClasses)
 	fc := s.Sub("fc")
-	if cfg.Attention == "fcn" {
+	if cfg.Attention == AttentionFCN {
 		// torch.nn.Linear's initialisation, so fcn and none start from the same distribution.
 		limit := 1 / math.Sqrt(float64(c))
 		w := fc.Variable("kernel", []int64{1, 1, c, k}, ops.Uniform(limit))

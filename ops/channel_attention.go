@@ -24,7 +24,7 @@ func ChannelLogits(s *Scope, x tf.Output, reduction int, init float64) tf.Output
 		h = ReLU(s, h)
 		return linear(s.Sub("fc2"), h, c, Zeros(), Constant(init/2))
 	}
-	z := op.Add(s.Op(), mlp(GlobalAvgPool(s, x)), mlp(GlobalMaxPool(s, x)))
+	z := s.Tensor(mlp(GlobalAvgPool(s, x))).Add(mlp(GlobalMaxPool(s, x))).Output
 	return op.Reshape(s.Op(), z, op.Const(s.Op(), []int32{-1, 1, 1, int32(c)}))
 }
 
@@ -36,5 +36,5 @@ func linear(s *Scope, x tf.Output, out int, kernel, bias Initializer) tf.Output 
 	}
 	w := s.Variable("kernel", []int64{in, int64(out)}, kernel)
 	b := s.Variable("bias", []int64{int64(out)}, bias)
-	return op.BiasAdd(s.Op(), op.MatMul(s.Op(), x, w.Value), b.Value)
+	return op.BiasAdd(s.Op(), s.Tensor(x).MatMul(w.Value).Output, b.Value)
 }

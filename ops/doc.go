@@ -1,8 +1,35 @@
-// Package ops holds the building blocks of the models as TensorFlow graph builders over tfgo and the Go
-// bindings: graphs with named resource variables shared between heads (training and inference), layers
-// with PyTorch semantics (Conv2D, BatchNorm, MaxPool, Dense, Dropout, cross-entropy), attention gates,
-// checkpoints in TensorFlow's tensor-bundle format, and session settings. It knows nothing of models;
-// nets composes these into ResNets.
+// Package ops holds the building blocks of the models as TensorFlow graph builders over the Go bindings'
+// op wrappers and tfgo: graphs with named resource variables shared between heads (training and
+// inference), layers with PyTorch semantics (Conv, BatchNorm, MaxPool, Dense, Dropout, cross-entropy),
+// attention gates, checkpoints in TensorFlow's tensor-bundle format, and session settings. It knows
+// nothing of models; nets composes these into ResNets.
+//
+// # What tfgo does here, and what it does not
+//
+// Ops are named through tfgo: Scope.Op is tg.NewScope, a fresh uniquely named scope per op, so every
+// op.X(s.Op(), ...) call is named without bookkeeping. Op names are all it touches: variables are named
+// by their paths (layer3/2/ca/fc1/kernel), which checkpoints, weight import and SavedModel signatures
+// use, so a checkpoint written before ops named its ops this way still restores. The op names carry
+// tfgo's process-wide counter (input_N), so two graphs built in one process name their ops differently;
+// nothing looks ops up by name.
+//
+// Element-wise arithmetic that reads left to right is written as tfgo Tensor chains (Scope.Tensor): the
+// gates' x·σ(z) and x·(1+σ(z)), the composed batch norm (x−m)·rsqrt(v+ε)·γ+β, the residual additions,
+// the dense layers' x·W and dropout's scaling. A chain modifies its Tensor in place (Clone one that is
+// used twice) and panics on a construction error; Catch is where those panics become errors, and every
+// model build goes through it.
+//
+// tfgo is not the natural tool for the rest, which stays on the bindings' op wrappers:
+//   - its Tensor has Add, Mul, MatMul, Pow and Cast only; subtraction, division, Rsqrt, sigmoid,
+//     reductions and BiasAdd are plain ops (its Sqrt is Pow(x, 0.5), which rounds differently from
+//     TensorFlow's Rsqrt, so the batch norm keeps Rsqrt);
+//   - it has no layers, no variables and no initialisers with seeds: Conv, BatchNorm, Dense and the
+//     resource variables with their checkpoint names are this package's;
+//   - its image package does not give the pixels that the served preprocessing needs: image.NewImage and
+//     the Read functions rescale every image to [0, 1] by its own minimum and maximum, the Read functions
+//     read files and decode JPEG with the fast IDCT, CentralCrop truncates where torchvision rounds, and
+//     its resizes are not antialiased. exported's predict_jpeg graph therefore keeps DecodeJpeg with the
+//     accurate IDCT and ScaleAndTranslate with antialiasing (PIL's resampling).
 //
 // # Gradients through the C API
 //

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	tf "github.com/galeone/tensorflow/tensorflow/go"
-	"github.com/galeone/tensorflow/tensorflow/go/op"
 )
 
 // FusionAttention is the channel-spatial gate (the paper's CSCA). With cfg.Fusion "parallel" both
@@ -19,7 +18,7 @@ func FusionAttention(s *Scope, x tf.Output, cfg GateConfig) tf.Output {
 	case "parallel":
 		zc := ChannelLogits(ca, x, cfg.Reduction, cfg.initLogit())
 		zs := SpatialLogits(sa, x, cfg.Kernel, cfg.BatchNorm, 0)
-		return ApplyGate(s, x, op.Add(s.Op(), zc, zs), cfg.Form)
+		return ApplyGate(s, x, s.Tensor(zc).Add(zs).Output, cfg.Form)
 	case "sequential":
 		return SpatialAttention(sa, ChannelAttention(ca, x, cfg), cfg)
 	}

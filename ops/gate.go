@@ -49,8 +49,10 @@ func (c GateConfig) initLogit() float64 {
 // gate's variables, e.g. layer3/2/ca) and returns the gated tensor, of x's shape.
 type Gate func(s *Scope, x tf.Output, cfg GateConfig) tf.Output
 
-// NewGate maps a value of model.attention to its gate builder, as timm's create_attn does: ca, sa and
-// csca have one; none and fcn put no gate in the blocks and return nil.
+// NewGate maps the name of a gate to its builder, as timm's create_attn does: ca (ChannelAttention),
+// sa (SpatialAttention) or csca (FusionAttention); the empty name is no gate and returns nil. The
+// names are those of the scopes the gates' variables live under (layer3/2/ca/fc1/kernel). Which gate a
+// model carries is the model's choice (nets.Attention), not a gate's.
 func NewGate(kind string) (Gate, error) {
 	switch kind {
 	case "ca":
@@ -59,23 +61,23 @@ func NewGate(kind string) (Gate, error) {
 		return SpatialAttention, nil
 	case "csca":
 		return FusionAttention, nil
-	case "none", "fcn", "":
+	case "":
 		return nil, nil
 	}
-	return nil, fmt.Errorf("attention %q: want none, fcn, ca, sa or csca", kind)
+	return nil, fmt.Errorf("gate %q: want ca, sa or csca", kind)
 }
 
 // ApplyGate returns x·σ(logits) for the plain form and x·(1+σ(logits)) for the residual form; logits
 // broadcast against x.
 func ApplyGate(s *Scope, x, logits tf.Output, form string) tf.Output {
-	m := op.Sigmoid(s.Op(), logits)
+	m := s.Tensor(op.Sigmoid(s.Op(), logits))
 	switch form {
 	case "plain":
 	case "residual":
-		m = op.Add(s.Op(), m, s.Const(1))
+		m.Add(s.Const(1))
 	default:
 		s.Fail(fmt.Errorf("gate form %q: want plain or residual", form))
 		return x
 	}
-	return op.Mul(s.Op(), x, m)
+	return s.Tensor(x).Mul(m.Output).Output
 }

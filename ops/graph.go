@@ -8,6 +8,7 @@ import (
 
 	tf "github.com/galeone/tensorflow/tensorflow/go"
 	"github.com/galeone/tensorflow/tensorflow/go/op"
+	tg "github.com/galeone/tfgo"
 )
 
 // Graph is a TensorFlow graph under construction together with its variables. Layers are added through
@@ -80,10 +81,17 @@ func (s *Scope) Sub(name string) *Scope {
 	return &Scope{g: s.g, s: s.s.SubScope(name), path: p, training: s.training, head: s.head}
 }
 
-// Op returns a new, uniquely named op scope under this scope (op, op_1, ...), for calling tfgo and the op
-// wrappers directly. The wrappers name an op by its type alone, so two ops of one type need two scopes:
-// call Op once per op.
-func (s *Scope) Op() *op.Scope { return s.s.SubScope("op") }
+// Op returns a new, uniquely named op scope under this scope, tfgo's (tg.NewScope), for calling the op
+// wrappers directly: op.X(s.Op(), ...). The wrappers name an op by its type alone, so each op gets a
+// scope of its own. Only op names depend on it, never variable names (those are paths, see Variable),
+// so checkpoints and SavedModel signatures do not see it.
+func (s *Scope) Op() *op.Scope { return tg.NewScope(s.s) }
+
+// Tensor starts a tfgo Tensor chain on x under a new op scope, for element-wise arithmetic that reads
+// left to right: s.Tensor(x).Mul(m).Add(b).Output. The chain's methods modify the Tensor in place, so a
+// Tensor used twice must be Cloned first; the chain panics on a construction error, which Catch turns
+// into an error.
+func (s *Scope) Tensor(x tf.Output) *tg.Tensor { return tg.NewTensor(s.Op(), x) }
 
 // Graph is the graph this scope builds.
 func (s *Scope) Graph() *Graph { return s.g }
@@ -130,7 +138,10 @@ func (s *Scope) HasStepSeed() bool { return s.head.seed.Op != nil }
 func (s *Scope) Updates() []*tf.Operation { return append([]*tf.Operation(nil), s.head.updates...) }
 
 // Catch runs build and turns a panic from the TensorFlow bindings or tfgo into an error naming what was
-// being built, so no user sees a panic trace. It also returns the graph's first construction error.
+// being built, so no user sees a panic trace. It is the one boundary between graph code and its callers:
+// tfgo's Tensor methods panic on the first construction error of their scope (Tensor.Check), and the
+// layers of this package are written straight through, so every build of a model goes through Catch.
+// It also returns the graph's first construction error.
 func Catch(what string, g *Graph, build func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {

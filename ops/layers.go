@@ -7,31 +7,46 @@ import (
 	"github.com/galeone/tensorflow/tensorflow/go/op"
 )
 
-// Conv2D is a 2-D convolution of NHWC input x with a k×k kernel (HWIO variable s.Path()/kernel), out
-// channels, the given stride and symmetric zero padding pad (PyTorch semantics). With bias, a "bias"
-// variable is added. Stride-1 odd kernels with pad (k-1)/2 use SAME padding, which is then symmetric;
+// ConvConfig is a convolution's settings by name, as torch.nn.Conv2d's keyword arguments give them.
+type ConvConfig struct {
+	Out    int  // output channels
+	Kernel int  // k of the k×k kernel
+	Stride int  // 0 is 1
+	Pad    int  // symmetric zero padding on each spatial side
+	Bias   bool // add a "bias" variable (ResNets have none before a batch norm)
+}
+
+// Conv is a 2-D convolution of NHWC input x with a k×k kernel (HWIO variable s.Path()/kernel) with
+// PyTorch's semantics. Stride-1 odd kernels with pad (k-1)/2 use SAME padding, which is then symmetric;
 // every other case pads explicitly and convolves VALID, because TensorFlow's SAME pads asymmetrically
 // for stride 2 and Conv2D's gradient ignores explicit paddings.
-func Conv2D(s *Scope, x tf.Output, out, k, stride, pad int, bias bool) tf.Output {
+func Conv(s *Scope, x tf.Output, c ConvConfig) tf.Output {
+	k, stride := c.Kernel, max(c.Stride, 1)
 	in := x.Shape().Size(3)
-	shape := []int64{int64(k), int64(k), in, int64(out)}
+	shape := []int64{int64(k), int64(k), in, int64(c.Out)}
 	w := s.Variable("kernel", shape, HeNormalFanOut(shape))
 	strides := []int64{1, int64(stride), int64(stride), 1}
 	var y tf.Output
-	if stride == 1 && k%2 == 1 && pad == (k-1)/2 {
+	if stride == 1 && k%2 == 1 && c.Pad == (k-1)/2 {
 		y = op.Conv2D(s.Op(), x, w.Value, strides, "SAME")
 	} else {
-		if pad > 0 {
-			x = Pad(s, x, pad, 0)
+		if c.Pad > 0 {
+			x = Pad(s, x, c.Pad, 0)
 		}
 		y = op.Conv2D(s.Op(), x, w.Value, strides, "VALID")
 	}
-	if bias {
+	if c.Bias {
 		fanIn := float64(k * k * int(in))
-		b := s.Variable("bias", []int64{int64(out)}, Uniform(1/math.Sqrt(fanIn)))
+		b := s.Variable("bias", []int64{int64(c.Out)}, Uniform(1/math.Sqrt(fanIn)))
 		y = op.BiasAdd(s.Op(), y, b.Value)
 	}
 	return y
+}
+
+// Conv2D is Conv with its settings in torch.nn.Conv2d's positional order, for short test graphs; model
+// code names them (ConvConfig).
+func Conv2D(s *Scope, x tf.Output, out, k, stride, pad int, bias bool) tf.Output {
+	return Conv(s, x, ConvConfig{Out: out, Kernel: k, Stride: stride, Pad: pad, Bias: bias})
 }
 
 // Pad pads the spatial axes of NHWC x by p on every side with value.
@@ -103,27 +118,40 @@ func composedBatchNorm(s *Scope, x tf.Output, gamma, beta, mean, variance *Varia
 		m = op.Mean(o(), x, ax)
 		v = op.Mean(o(), op.SquaredDifference(o(), x, m), ax)
 		n := op.Cast(o(), op.Div(o(), op.Size(o(), x, op.SizeOutType(tf.Int64)), op.Cast(o(), op.Size(o(), m, op.SizeOutType(tf.Int64)), tf.Int64)), s.g.dtype)
-		unbiased := op.Mul(o(), v, op.Div(o(), n, op.Maximum(o(), op.Sub(o(), n, s.Const(1)), s.Const(1))))
+		unbiased := s.Tensor(v).Mul(op.Div(o(), n, op.Maximum(o(), op.Sub(o(), n, s.Const(1)), s.Const(1)))).Output
 		f := s.Const(cfg.Momentum)
+		// old + f·(batch - old): the batch statistics reach the moving averages without a gradient.
 		blend := func(old, batch tf.Output) tf.Output {
-			return op.Add(o(), old, op.Mul(o(), f, op.Sub(o(), op.StopGradient(o(), batch), old)))
+			return s.Tensor(old).Add(s.Tensor(f).Mul(op.Sub(o(), op.StopGradient(o(), batch), old)).Output).Output
 		}
 		s.AddUpdate(op.AssignVariableOp(o().SubScope("update_mean"), mean.Handle, blend(mean.Value, m)))
 		s.AddUpdate(op.AssignVariableOp(o().SubScope("update_variance"), variance.Handle, blend(variance.Value, unbiased)))
 	}
-	scale := op.Mul(o(), op.Rsqrt(o(), op.Add(o(), v, s.Const(cfg.Epsilon))), gamma.Value)
-	return op.Add(o(), op.Mul(o(), op.Sub(o(), x, m), scale), beta.Value)
+	// y = (x - m)·rsqrt(v + ε)·γ + β, left to right.
+	scale := s.Tensor(op.Rsqrt(o(), s.Tensor(v).Add(s.Const(cfg.Epsilon)).Output)).Mul(gamma.Value)
+	return s.Tensor(op.Sub(o(), x, m)).Mul(scale.Output).Add(beta.Value).Output
 }
 
 // ReLU is max(x, 0).
 func ReLU(s *Scope, x tf.Output) tf.Output { return op.Relu(s.Op(), x) }
 
-// MaxPool is a k×k max pool with stride and symmetric padding pad that never wins (PyTorch semantics).
-func MaxPool(s *Scope, x tf.Output, k, stride, pad int) tf.Output {
-	if pad > 0 {
-		x = Pad(s, x, pad, math.Inf(-1))
+// PoolConfig is a pooling window's settings by name, as torch.nn.MaxPool2d's keyword arguments.
+type PoolConfig struct {
+	Kernel int // k of the k×k window
+	Stride int // 0 is the window size, as in torch
+	Pad    int // symmetric padding on each spatial side, with a value that never wins
+}
+
+// MaxPool is a max pool with PyTorch's semantics.
+func MaxPool(s *Scope, x tf.Output, c PoolConfig) tf.Output {
+	k, stride := int64(c.Kernel), int64(c.Stride)
+	if stride == 0 {
+		stride = k
 	}
-	return op.MaxPool(s.Op(), x, []int64{1, int64(k), int64(k), 1}, []int64{1, int64(stride), int64(stride), 1}, "VALID")
+	if c.Pad > 0 {
+		x = Pad(s, x, c.Pad, math.Inf(-1))
+	}
+	return op.MaxPool(s.Op(), x, []int64{1, k, k, 1}, []int64{1, stride, stride, 1}, "VALID")
 }
 
 // GlobalAvgPool averages NHWC x over its spatial axes: [N, C].
@@ -157,7 +185,7 @@ func Dropout(s *Scope, x tf.Output, rate float64) tf.Output {
 	seed := op.Add(s.Op(), s.StepSeed(), offset)
 	u := op.StatelessRandomUniform(s.Op(), op.Shape(s.Op(), x), seed, op.StatelessRandomUniformDtype(x.DataType()))
 	keep := op.Cast(s.Op(), op.GreaterEqual(s.Op(), u, s.Const(rate)), x.DataType())
-	return op.Mul(s.Op(), op.Mul(s.Op(), x, keep), s.Const(1/(1-rate)))
+	return s.Tensor(x).Mul(keep).Mul(s.Const(1 / (1 - rate))).Output
 }
 
 // Dense is x·kernel + bias for x [N, in], with variables kernel [in, out] and bias [out] under s,
@@ -166,7 +194,7 @@ func Dense(s *Scope, x tf.Output, out int, bias bool) tf.Output {
 	in := x.Shape().Size(1)
 	limit := 1 / math.Sqrt(float64(in))
 	w := s.Variable("kernel", []int64{in, int64(out)}, Uniform(limit))
-	y := op.MatMul(s.Op(), x, w.Value)
+	y := s.Tensor(x).MatMul(w.Value).Output
 	if bias {
 		b := s.Variable("bias", []int64{int64(out)}, Uniform(limit))
 		y = op.BiasAdd(s.Op(), y, b.Value)

@@ -47,7 +47,7 @@ func smallNet(s *ops.Scope, x, labels tf.Output, bn ops.BatchNormConfig) tf.Outp
 	h := ops.Conv2D(s.Sub("conv"), x, 4, 3, 2, 1, false) // no bias before BN, as in ResNet
 	h = ops.BatchNorm(s.Sub("bn"), h, bn)
 	h = ops.ReLU(s, h)
-	h = ops.MaxPool(s, h, 3, 2, 1)
+	h = ops.MaxPool(s, h, ops.PoolConfig{Kernel: 3, Stride: 2, Pad: 1})
 	h = ops.GlobalAvgPool(s, h)
 	logits := ops.Dense(s.Sub("fc"), h, 3, true)
 	return ops.SoftmaxCrossEntropy(s, logits, labels, 3, 0)

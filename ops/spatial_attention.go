@@ -21,7 +21,7 @@ func SpatialLogits(s *Scope, x tf.Output, kernel int, bn BatchNormConfig, init f
 		op.Max(s.Op(), x, axis, op.MaxKeepDims(true)),
 		op.Mean(s.Op(), x, axis, op.MeanKeepDims(true)),
 	}, op.Const(s.Op(), int32(3)))
-	z := Conv2D(s.Sub("conv"), pooled, 1, kernel, 1, (kernel-1)/2, false)
+	z := Conv(s.Sub("conv"), pooled, ConvConfig{Out: 1, Kernel: kernel, Pad: (kernel - 1) / 2})
 	bs := s.Sub("bn")
 	// BatchNorm creates beta with zeros unless it exists: create it first with the initial logit.
 	bs.Variable("beta", []int64{1}, Constant(init))
