@@ -5,7 +5,6 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"syscall"
 
 	tf "github.com/galeone/tensorflow/tensorflow/go"
 	pb "github.com/galeone/tensorflow/tensorflow/go/core/protobuf/for_core_protos_go_proto"
@@ -19,7 +18,23 @@ type SessionConfig struct {
 	XLA            bool // XLA JIT compilation of the graph (global_jit_level ON_1)
 	// GPUMemoryGrowth lets TensorFlow take GPU memory as needed instead of all at once.
 	GPUMemoryGrowth bool
+	// MixedPrecision turns on TensorFlow's automatic mixed precision graph rewrite: float16 compute on
+	// GPUs, nothing on a CPU. The loss scaling it needs is the training graph's business, not the
+	// session's.
+	MixedPrecision bool
+	// Deterministic asks for TensorFlow's deterministic kernels (ops without one then fail instead of
+	// silently varying). TensorFlow takes that request only from the process environment
+	// (DeterministicEnv=1, read when the first op asks), which a library must not set: the process sets
+	// it before the first session (the commands through internal/cli), and NewSession refuses a
+	// deterministic session in a process without it rather than run kernels that may vary.
+	Deterministic bool
+	// CPUDevices splits the CPU into that many TensorFlow devices (CPU:0 ... CPU:N-1; 0 or 1: one), so
+	// towers of data-parallel training can be tested without several GPUs.
+	CPUDevices int
 }
+
+// DeterministicEnv is the environment variable through which TensorFlow selects deterministic kernels.
+const DeterministicEnv = "TF_DETERMINISTIC_OPS"
 
 // DefaultSessionConfig uses every CPU for intra-op work and one inter-op thread pool of two.
 func DefaultSessionConfig() SessionConfig {
@@ -34,8 +49,17 @@ func (c SessionConfig) Options() (*tf.SessionOptions, error) {
 		AllowSoftPlacement:        true,
 		GpuOptions:                &pb.GPUOptions{AllowGrowth: c.GPUMemoryGrowth},
 	}
+	if c.CPUDevices > 1 {
+		cfg.DeviceCount = map[string]int32{"CPU": int32(c.CPUDevices)}
+	}
+	if c.XLA || c.MixedPrecision {
+		cfg.GraphOptions = &pb.GraphOptions{}
+	}
 	if c.XLA {
-		cfg.GraphOptions = &pb.GraphOptions{OptimizerOptions: &pb.OptimizerOptions{GlobalJitLevel: pb.OptimizerOptions_ON_1}}
+		cfg.GraphOptions.OptimizerOptions = &pb.OptimizerOptions{GlobalJitLevel: pb.OptimizerOptions_ON_1}
+	}
+	if c.MixedPrecision {
+		cfg.GraphOptions.RewriteOptions = &pb.RewriterConfig{AutoMixedPrecision: pb.RewriterConfig_ON}
 	}
 	b, err := proto.Marshal(cfg)
 	if err != nil {
@@ -46,6 +70,9 @@ func (c SessionConfig) Options() (*tf.SessionOptions, error) {
 
 // NewSession opens a session on g with this configuration.
 func (c SessionConfig) NewSession(g *tf.Graph) (*tf.Session, error) {
+	if c.Deterministic && !DeterministicKernels() {
+		return nil, fmt.Errorf("new session: deterministic kernels need %s=1 in the process environment before TensorFlow runs its first op; set it where the process starts (the commands do)", DeterministicEnv)
+	}
 	opts, err := c.Options()
 	if err != nil {
 		return nil, err
@@ -57,20 +84,11 @@ func (c SessionConfig) NewSession(g *tf.Graph) (*tf.Session, error) {
 	return sess, nil
 }
 
-// QuietLogs keeps TensorFlow's C++ INFO lines (CPU feature notes, MLIR passes) off a command's stderr
-// unless the user set TF_CPP_MIN_LOG_LEVEL. TensorFlow reads that variable when the library loads,
-// before main runs, so the only way to set it for this process is to re-execute it with the variable
-// set. Commands call QuietLogs first thing in main; if the re-exec fails the command just goes on.
-func QuietLogs() {
-	if _, set := os.LookupEnv("TF_CPP_MIN_LOG_LEVEL"); set {
-		return
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return
-	}
-	env := append(os.Environ(), "TF_CPP_MIN_LOG_LEVEL=1")
-	_ = syscall.Exec(self, os.Args, env) // returns only on failure
+// DeterministicKernels reports whether this process's environment makes TensorFlow select deterministic
+// kernels: TensorFlow reads DeterministicEnv as 1 or true, in any case.
+func DeterministicKernels() bool {
+	v := strings.ToLower(os.Getenv(DeterministicEnv))
+	return v == "1" || v == "true"
 }
 
 // Runtime describes the TensorFlow library this process runs on.

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+
+	"github.com/finegrain/finegrain/internal/atomicfile"
 )
 
 // EpochMetrics is one line of RUN/metrics.jsonl and one row of RUN/metrics.csv. Accuracies are fractions
@@ -77,10 +79,10 @@ func writeMetrics(runDir string, history []EpochMetrics) error {
 		}
 	}
 	cw.Flush()
-	if err := writeFileAtomic(filepath.Join(runDir, "metrics.jsonl"), jl.Bytes()); err != nil {
+	if err := atomicfile.Write(filepath.Join(runDir, "metrics.jsonl"), jl.Bytes()); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(runDir, "metrics.csv"), cb.Bytes())
+	return atomicfile.Write(filepath.Join(runDir, "metrics.csv"), cb.Bytes())
 }
 
 // Evaluation accumulates predictions over a dataset split.
@@ -214,7 +216,7 @@ func (e *Evaluation) WriteConfusionCSV(path string, classes []string) error {
 	if err := w.Error(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return writeFileAtomic(path, b.Bytes())
+	return atomicfile.Write(path, b.Bytes())
 }
 
 // WritePerClassCSV writes class, images, accuracy rows sorted by class id.
@@ -247,7 +249,7 @@ func (e *Evaluation) WritePerClassCSV(path string, classes []string) error {
 	if err := w.Error(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return writeFileAtomic(path, b.Bytes())
+	return atomicfile.Write(path, b.Bytes())
 }
 
 func frac(a, b int64) float64 {

@@ -14,6 +14,7 @@ import (
 
 	tf "github.com/galeone/tensorflow/tensorflow/go"
 
+	"github.com/finegrain/finegrain/internal/atomicfile"
 	"github.com/finegrain/finegrain/internal/dirlock"
 	"github.com/finegrain/finegrain/nets"
 	"github.com/finegrain/finegrain/ops"
@@ -124,7 +125,8 @@ func Run(ctx context.Context, cfg *Config, opt Options) (*Summary, error) {
 	r := &runner{cfg: cfg, opt: opt, dir: opt.RunDir, start: time.Now()}
 	r.prog = NewProgress(opt.Log, opt.Quiet, cfg.Log.EverySteps, cfg.Train.Epochs)
 	defer r.close()
-	return r.run(ctx)
+	s, err := r.run(ctx)
+	return s, r.clusterError(err)
 }
 
 // prepareRunDir takes the run directory's lock, then refuses to overwrite a run without resume or
@@ -145,6 +147,8 @@ func prepareRunDir(dir string, resume, force bool, log io.Writer) (*dirlock.Lock
 	return lock, nil
 }
 
+// checkRunDir refuses a resume without a checkpoint to resume or a directory to write it, and a new run
+// in a directory that holds anything but the lock, unless force clears it.
 func checkRunDir(dir string, resume, force bool) error {
 	if resume {
 		if _, _, err := ResolveCheckpoint(dir, false); err != nil {
@@ -183,6 +187,8 @@ func checkWritable(dir string) error {
 	return os.Remove(name)
 }
 
+// runner is one invocation of Run: its configuration, the graph and session it built, and the state that
+// its checkpoints carry.
 type runner struct {
 	cfg    *Config
 	opt    Options
@@ -267,7 +273,7 @@ func (r *runner) run(ctx context.Context) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(r.dir, "config.yaml"), text); err != nil {
+	if err := atomicfile.Write(filepath.Join(r.dir, "config.yaml"), text); err != nil {
 		return nil, err
 	}
 	if err := writeMetrics(r.dir, r.st.History); err != nil {
@@ -388,149 +394,19 @@ func (r *runner) readResumeState(net nets.Config) error {
 	return nil
 }
 
-func initialLossScale(cfg *Config) float64 {
-	if cfg.Train.MixedPrecision {
-		return 32768
-	}
-	return 0
-}
-
+// stopRequested reports whether the run should stop at the next step boundary: ctx was cancelled (SIGINT,
+// SIGTERM) or Options.StopAfter steps were taken.
 func (r *runner) stopRequested(ctx context.Context) bool {
 	return ctx.Err() != nil || (r.opt.StopAfter > 0 && r.st.Step >= r.opt.StopAfter)
 }
 
+// latest is the directory of the run's latest checkpoint, "" if none was written.
 func (r *runner) latest() string {
 	p, err := ReadPointer(r.ckpt.Dir)
 	if err != nil || p.Latest == "" {
 		return ""
 	}
 	return filepath.Join(r.ckpt.Dir, p.Latest)
-}
-
-// trainEpoch runs the steps of epoch (1-based), from where a resumed run stopped, then the epoch's
-// evaluation, metrics and checkpoint.
-func (r *runner) trainEpoch(ctx, work context.Context, epoch int) error {
-	cfg, tg, st := r.cfg, r.tg, r.st
-	bs := cfg.Train.BatchSize
-	r.prog.StartEpoch(epoch, r.spe, st.StepInEpoch, st.Step, int64(r.spe)*int64(cfg.Train.Epochs))
-	it, err := r.data.Loader.Train(work, r.data.Train, epoch, st.StepInEpoch)
-	if err != nil {
-		return fmt.Errorf("epoch %d: %w", epoch, err)
-	}
-	defer it.Close()
-	fetch := []tf.Output{tg.Loss, tg.Correct, tg.GradNorm}
-	if tg.Opt.Finite.Op != nil {
-		fetch = append(fetch, tg.Opt.Finite)
-	}
-	for st.StepInEpoch < r.spe {
-		if r.stopRequested(ctx) {
-			st.WallSeconds = r.wall()
-			dir, err := r.ckpt.Save(r.sess, st, false)
-			if err != nil {
-				return err
-			}
-			return &Interrupted{RunDir: r.dir, Epoch: st.Epoch, Step: st.Step, Checkpoint: dir}
-		}
-		b, err := it.Next()
-		if errors.Is(err, io.EOF) { // images were skipped as unreadable: a shorter epoch
-			r.prog.Warnf("warning: epoch %d ended after %d of %d steps (unreadable images were skipped)", epoch, st.StepInEpoch, r.spe)
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("epoch %d, batch %d: %w", epoch, st.StepInEpoch+1, err)
-		}
-		if b.Len() != bs {
-			return fmt.Errorf("epoch %d, batch %d: %d images, want train.batch_size %d", epoch, st.StepInEpoch+1, b.Len(), bs)
-		}
-		t0 := time.Now()
-		feeds, lr, err := r.stepFeeds(b)
-		b.Release()
-		if err != nil {
-			return err
-		}
-		out, err := r.sess.Run(feeds, fetch, []*tf.Operation{tg.Opt.Step})
-		if err != nil {
-			return fmt.Errorf("epoch %d, step %d: %w", epoch, st.Step+1, err)
-		}
-		dt := time.Since(t0).Seconds()
-		loss := float64(out[0].Value().(float32))
-		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return &NonFiniteLoss{Epoch: epoch, Step: st.Step + 1, Loss: loss, LR: lr, Checkpoint: r.latest(), RunDir: r.dir}
-		}
-		applied := true
-		if len(out) > 3 {
-			applied = out[3].Value().(bool)
-			r.adjustLossScale(applied)
-		}
-		if applied {
-			st.Applied++
-		}
-		st.Step++
-		st.StepInEpoch++
-		p := &st.Partial
-		p.Loss += loss * float64(bs)
-		p.Correct += int64(out[1].Value().(int32))
-		p.Images += int64(bs)
-		p.Seconds += dt
-		p.GradNorm += float64(out[2].Value().(float32))
-		st.TrainSeconds += dt
-		ips := float64(p.Images) / math.Max(p.Seconds, 1e-9)
-		r.prog.Step(st.StepInEpoch, st.Step, p.Loss/float64(p.Images), float64(p.Correct)/float64(p.Images), ips, lr)
-	}
-	if err := it.Close(); err != nil {
-		return err
-	}
-	return r.endEpoch(ctx, work, epoch)
-}
-
-// stepFeeds are the inputs of the next step: the batch, the learning rates of the schedule, the
-// optimiser's update count and the seeds.
-func (r *runner) stepFeeds(b *pipeline.Batch) (map[tf.Output]*tf.Tensor, float64, error) {
-	cfg, tg, st := r.cfg, r.tg, r.st
-	feeds := map[tf.Output]*tf.Tensor{}
-	img, err := imageTensor(b, cfg.Data.ImageSize)
-	if err != nil {
-		return nil, 0, err
-	}
-	lab, err := tf.NewTensor(b.Labels)
-	if err != nil {
-		return nil, 0, err
-	}
-	feeds[tg.Images], feeds[tg.Labels] = img, lab
-	lr := r.sched.At(st.Step)
-	if err := tg.Opt.feeds(feeds, lr, cfg.Train.BackboneLRMult, st.Applied+1, cfg.Train.Beta1, cfg.Train.Beta2); err != nil {
-		return nil, 0, err
-	}
-	if tg.StepSeed.Op != nil {
-		s, err := tf.NewTensor([]int64{st.Seed, st.Step})
-		if err != nil {
-			return nil, 0, err
-		}
-		feeds[tg.StepSeed] = s
-	}
-	if tg.lossScale.Op != nil {
-		s, err := tf.NewTensor(float32(st.LossScale))
-		if err != nil {
-			return nil, 0, err
-		}
-		feeds[tg.lossScale] = s
-	}
-	return feeds, lr, nil
-}
-
-// adjustLossScale is dynamic loss scaling: halve on a non-finite step, double after 2000 finite ones.
-func (r *runner) adjustLossScale(finite bool) {
-	st := r.st
-	if !finite {
-		st.LossScale = math.Max(st.LossScale/2, 1)
-		st.GoodSteps = 0
-		return
-	}
-	st.GoodSteps++
-	if st.GoodSteps >= 2000 {
-		st.LossScale = math.Min(st.LossScale*2, 1<<24)
-		st.GoodSteps = 0
-	}
 }
 
 // endEpoch validates, records the epoch's metrics and writes the checkpoint.
@@ -569,11 +445,12 @@ func (r *runner) endEpoch(ctx, work context.Context, epoch int) error {
 			return err
 		}
 	}
-	if err := writeMetrics(r.dir, st.History); err != nil {
-		return err
+	for _, h := range r.epochHooks() {
+		if err := h(work, m); err != nil {
+			return err
+		}
 	}
-	r.prog.EndEpoch(m)
-	return r.logEpoch(work, m)
+	return nil
 }
 
 // wall is the run's wall time so far, earlier sessions of a resumed run included.
@@ -681,7 +558,7 @@ func (r *runner) finish(work context.Context) (*Summary, error) {
 		ValTop1:       valTop1, Epochs: st.Epoch, BestEpoch: selEpoch,
 		WallSeconds: r.wall(), TrainSeconds: st.TrainSeconds,
 		ImagesPerSecond: float64(st.Step*int64(cfg.Train.BatchSize)) / math.Max(st.TrainSeconds, 1e-9),
-		Attention:       cfg.Model.Attention, Dataset: cfg.Data.Format, DataRoot: cfg.Data.Root, Seed: cfg.Train.Seed,
+		Attention:       string(cfg.Model.Attention), Dataset: cfg.Data.Format, DataRoot: cfg.Data.Root, Seed: cfg.Train.Seed,
 		Selection: cfg.Train.Selection, SelectionNote: note, Depth: cfg.Model.Depth, WidthMultiplier: cfg.Model.WidthMultiplier,
 		ImageSize: cfg.Data.ImageSize, Params: r.tg.ModelParams(),
 		TrainImages: len(r.data.Train), ValImages: len(r.data.Val), TestImages: len(r.data.Test),

@@ -29,13 +29,13 @@ import (
 	"syscall"
 
 	"github.com/finegrain/finegrain/exported"
-	"github.com/finegrain/finegrain/ops"
+	"github.com/finegrain/finegrain/internal/cli"
 	"github.com/finegrain/finegrain/pipeline"
 	"github.com/finegrain/finegrain/train"
 )
 
 func main() {
-	ops.QuietLogs()
+	cli.QuietLogs()
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -169,6 +169,11 @@ func evaluate(ctx context.Context, cf *train.ConfigFlags, model string, pick tra
 	data, records, err := openSplit(ctx, cfg, split)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Train.Deterministic { // the run's session settings, as it trained
+		if err := cli.Deterministic(); err != nil {
+			return nil, err
+		}
 	}
 	ev, err := train.EvaluateCheckpoint(ctx, cfg, prefix, data, records, nil)
 	if err != nil {

@@ -41,12 +41,12 @@ import (
 
 	"github.com/finegrain/finegrain/exported"
 	"github.com/finegrain/finegrain/internal/camviz"
-	"github.com/finegrain/finegrain/ops"
+	"github.com/finegrain/finegrain/internal/cli"
 	"github.com/finegrain/finegrain/pipeline"
 )
 
 func main() {
-	ops.QuietLogs()
+	cli.QuietLogs()
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 

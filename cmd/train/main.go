@@ -20,12 +20,12 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/finegrain/finegrain/ops"
+	"github.com/finegrain/finegrain/internal/cli"
 	"github.com/finegrain/finegrain/train"
 )
 
 func main() {
-	ops.QuietLogs()
+	cli.QuietLogs()
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -119,6 +119,12 @@ Flags:
 	if err != nil {
 		fmt.Fprintf(stderr, "train: %v\n", err)
 		return exitUsage
+	}
+	if cfg.Train.Deterministic {
+		if err := cli.Deterministic(); err != nil {
+			fmt.Fprintf(stderr, "train: %v\n", err)
+			return exitFailed
+		}
 	}
 
 	if *prepare {

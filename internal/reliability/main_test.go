@@ -21,6 +21,7 @@ import (
 
 	tf "github.com/galeone/tensorflow/tensorflow/go"
 
+	"github.com/finegrain/finegrain/internal/cli"
 	"github.com/finegrain/finegrain/ops"
 	"github.com/finegrain/finegrain/pipeline/synth"
 	"github.com/finegrain/finegrain/train"
@@ -48,7 +49,7 @@ type suite struct {
 var shared suite
 
 func TestMain(m *testing.M) {
-	ops.QuietLogs() // the checkpoint checks run TensorFlow in this process
+	cli.QuietLogs() // the checkpoint checks run TensorFlow in this process
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "finegrain-reliability-")
 	if err != nil {
