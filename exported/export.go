@@ -44,20 +44,6 @@ func FromCheckpoint(prefix string) Weights {
 	}
 }
 
-// Metadata describes an exported model; it is stored as assets/metadata.json.
-type Metadata struct {
-	Variant    string             `json:"variant"` // model.attention
-	Depth      int                `json:"depth"`
-	Dataset    string             `json:"dataset,omitempty"`
-	NumClasses int                `json:"num_classes"`
-	ImageSize  int                `json:"image_size"`  // the side of the images input
-	ResizeSize int                `json:"resize_size"` // predict_jpeg's shorter side before the crop
-	Net        nets.Config        `json:"net"`
-	Config     json.RawMessage    `json:"config,omitempty"`  // the resolved training configuration
-	Metrics    map[string]float64 `json:"metrics,omitempty"` // for example test_top1
-	TensorFlow string             `json:"tensorflow_version"`
-}
-
 // Spec is a model to export.
 type Spec struct {
 	Net        nets.Config
@@ -68,6 +54,9 @@ type Spec struct {
 	Config     json.RawMessage
 	Metrics    map[string]float64
 	Session    *ops.SessionConfig // nil: ops.DefaultSessionConfig()
+	// Optimize writes an inference-only model (WriteOptimized): weights frozen into constants and
+	// batch norm folded into the convolutions, for lower latency where the model is only served.
+	Optimize bool
 }
 
 // Export builds the serving graph of spec (signatures serving_default and predict_jpeg over shared
@@ -129,10 +118,7 @@ func Export(ctx context.Context, dir string, spec Spec, weights Weights) error {
 		return err
 	}
 	meta, err := json.MarshalIndent(Metadata{
-		Variant:    spec.Net.Attention,
-		Depth:      spec.Net.Depth,
 		Dataset:    spec.Dataset,
-		NumClasses: spec.Net.NumClasses,
 		ImageSize:  spec.Preprocess.ImageSize,
 		ResizeSize: spec.Preprocess.ResizeSize,
 		Net:        spec.Net,
@@ -143,14 +129,19 @@ func Export(ctx context.Context, dir string, spec Spec, weights Weights) error {
 	if err != nil {
 		return fmt.Errorf("export %s: metadata: %w", dir, err)
 	}
-	return Write(dir, sess, SavedModel{
+	m := SavedModel{
 		Graph:      g,
 		Signatures: sigs,
 		Assets: map[string][]byte{
 			LabelsFile:   []byte(strings.Join(labels, "\n") + "\n"),
 			MetadataFile: append(meta, '\n'),
 		},
-	})
+	}
+	if spec.Optimize {
+		_, err := WriteOptimized(dir, sess, m)
+		return err
+	}
+	return Write(dir, sess, m)
 }
 
 // buildServing adds both signatures' heads to g. The heads share the model's variables.

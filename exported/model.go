@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	tf "github.com/galeone/tensorflow/tensorflow/go"
+	npb "github.com/galeone/tensorflow/tensorflow/go/core/framework/node_def_go_proto"
 	pb "github.com/galeone/tensorflow/tensorflow/go/core/protobuf/for_core_protos_go_proto"
 	"google.golang.org/protobuf/proto"
 
@@ -91,12 +92,14 @@ func Load(dir string, opts ...Option) (m *Model, err error) {
 	for _, mg := range saved.GetMetaGraphs() {
 		tagSets = append(tagSets, mg.GetMetaInfoDef().GetTags())
 	}
-	if !slices.ContainsFunc(tagSets, func(tags []string) bool { return slices.Contains(tags, TagServe) }) {
+	i := slices.IndexFunc(tagSets, func(tags []string) bool { return slices.Contains(tags, TagServe) })
+	if i < 0 {
 		return nil, fail("saved_model.pb has no MetaGraph tagged %q (tag sets %v)", TagServe, tagSets)
 	}
 	// TensorFlow's loader accepts a SavedModel without variables and leaves them uninitialised, which
-	// would only fail at the first prediction.
-	if _, err := os.Stat(filepath.Join(dir, "variables", "variables.index")); err != nil {
+	// would only fail at the first prediction. A frozen model (WriteOptimized) has none to restore.
+	_, err = os.Stat(filepath.Join(dir, "variables", "variables.index"))
+	if err != nil && hasVariables(saved.GetMetaGraphs()[i]) {
 		return nil, fail("no variables/variables.index: the weights are missing")
 	}
 	sopts, err := o.session.Options()
@@ -484,4 +487,11 @@ func dtypeName(dt tf.DataType) string {
 		return n
 	}
 	return fmt.Sprintf("dtype %d", int(dt))
+}
+
+// hasVariables reports whether a MetaGraph's graph holds variables, which a checkpoint must fill.
+func hasVariables(mg *pb.MetaGraphDef) bool {
+	return mg.GetSaverDef() != nil || slices.ContainsFunc(mg.GetGraphDef().GetNode(), func(n *npb.NodeDef) bool {
+		return n.GetOp() == "VarHandleOp" || n.GetOp() == "VariableV2"
+	})
 }

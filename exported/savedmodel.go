@@ -77,28 +77,6 @@ func Write(dir string, sess *tf.Session, m SavedModel) error {
 		return fmt.Errorf("write SavedModel %s: %w", dir, err)
 	}
 
-	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(dir)), "."+filepath.Base(dir)+".tmp-")
-	if err != nil {
-		return fmt.Errorf("write SavedModel %s: %w", dir, err)
-	}
-	defer os.RemoveAll(tmp)
-	if err := os.Mkdir(filepath.Join(tmp, "variables"), 0o755); err != nil {
-		return fmt.Errorf("write SavedModel %s: %w", dir, err)
-	}
-	if err := sv.SaveTo(sess, filepath.Join(tmp, "variables", "variables")); err != nil {
-		return fmt.Errorf("write SavedModel %s: %w", dir, err)
-	}
-	if len(m.Assets) > 0 {
-		if err := os.Mkdir(filepath.Join(tmp, "assets"), 0o755); err != nil {
-			return fmt.Errorf("write SavedModel %s: %w", dir, err)
-		}
-		for name, data := range m.Assets {
-			if err := os.WriteFile(filepath.Join(tmp, "assets", name), data, 0o644); err != nil {
-				return fmt.Errorf("write SavedModel %s: asset %s: %w", dir, name, err)
-			}
-		}
-	}
-
 	meta, err := metaGraph(g, sv, tags, m.Signatures, assetTensors)
 	if err != nil {
 		return fmt.Errorf("write SavedModel %s: %w", dir, err)
@@ -107,7 +85,29 @@ func Write(dir string, sess *tf.Session, m SavedModel) error {
 	if err != nil {
 		return fmt.Errorf("write SavedModel %s: %w", dir, err)
 	}
-	if err := os.WriteFile(filepath.Join(tmp, "saved_model.pb"), b, 0o644); err != nil {
+	return writeDir(dir, func(tmp string) error {
+		if err := os.Mkdir(filepath.Join(tmp, "variables"), 0o755); err != nil {
+			return err
+		}
+		if err := sv.SaveTo(sess, filepath.Join(tmp, "variables", "variables")); err != nil {
+			return err
+		}
+		if err := writeAssets(tmp, m.Assets); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(tmp, "saved_model.pb"), b, 0o644)
+	})
+}
+
+// writeDir makes a directory beside dir, has fill write the SavedModel's files into it and renames
+// it into place, so that a failed export leaves no partial model.
+func writeDir(dir string, fill func(tmp string) error) error {
+	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(dir)), "."+filepath.Base(dir)+".tmp-")
+	if err != nil {
+		return fmt.Errorf("write SavedModel %s: %w", dir, err)
+	}
+	defer os.RemoveAll(tmp)
+	if err := fill(tmp); err != nil {
 		return fmt.Errorf("write SavedModel %s: %w", dir, err)
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
@@ -116,6 +116,22 @@ func Write(dir string, sess *tf.Session, m SavedModel) error {
 	os.Remove(dir) // an empty directory may stand in the way of the rename
 	if err := os.Rename(tmp, dir); err != nil {
 		return fmt.Errorf("write SavedModel %s: %w", dir, err)
+	}
+	return nil
+}
+
+// writeAssets writes the asset files under tmp/assets.
+func writeAssets(tmp string, assets map[string][]byte) error {
+	if len(assets) == 0 {
+		return nil
+	}
+	if err := os.Mkdir(filepath.Join(tmp, "assets"), 0o755); err != nil {
+		return err
+	}
+	for name, data := range assets {
+		if err := os.WriteFile(filepath.Join(tmp, "assets", name), data, 0o644); err != nil {
+			return fmt.Errorf("asset %s: %w", name, err)
+		}
 	}
 	return nil
 }
@@ -195,7 +211,6 @@ func metaGraph(g *ops.Graph, sv *ops.Saver, tags []string, sigs map[string]Signa
 			Version:                   pb.SaverDef_V2,
 		},
 		CollectionDef: map[string]*pb.CollectionDef{},
-		SignatureDef:  map[string]*pb.SignatureDef{},
 	}
 	var all, trainable [][]byte
 	for _, v := range g.Variables() {
@@ -223,6 +238,20 @@ func metaGraph(g *ops.Graph, sv *ops.Saver, tags []string, sigs map[string]Signa
 	if len(trainable) > 0 {
 		meta.CollectionDef["trainable_variables"] = bytesList(trainable)
 	}
+	defs, err := signatureDefs(sigs)
+	if err != nil {
+		return nil, err
+	}
+	meta.SignatureDef = defs
+	for _, name := range sortedKeys(assets) {
+		meta.AssetFileDef = append(meta.AssetFileDef, &pb.AssetFileDef{TensorInfo: tensorInfo(assets[name]), Filename: name})
+	}
+	return meta, nil
+}
+
+// signatureDefs is the SignatureDef map of sigs.
+func signatureDefs(sigs map[string]Signature) (map[string]*pb.SignatureDef, error) {
+	defs := make(map[string]*pb.SignatureDef, len(sigs))
 	for name, sig := range sigs {
 		def := &pb.SignatureDef{Inputs: map[string]*pb.TensorInfo{}, Outputs: map[string]*pb.TensorInfo{}, MethodName: sig.Method}
 		if def.MethodName == "" {
@@ -237,12 +266,9 @@ func metaGraph(g *ops.Graph, sv *ops.Saver, tags []string, sigs map[string]Signa
 		if len(def.Inputs) == 0 || len(def.Outputs) == 0 {
 			return nil, fmt.Errorf("signature %s: needs inputs and outputs", name)
 		}
-		meta.SignatureDef[name] = def
+		defs[name] = def
 	}
-	for _, name := range sortedKeys(assets) {
-		meta.AssetFileDef = append(meta.AssetFileDef, &pb.AssetFileDef{TensorInfo: tensorInfo(assets[name]), Filename: name})
-	}
-	return meta, nil
+	return defs, nil
 }
 
 func tensorName(o tf.Output) string { return fmt.Sprintf("%s:%d", o.Op.Name(), o.Index) }

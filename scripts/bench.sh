@@ -2,7 +2,7 @@
 # make bench-quick / make bench: build cmd/bench and run it, which writes BENCHMARKS.md and
 # bench/results.json (see cmd/bench/main.go). quick takes a few minutes on 2 CPUs, build included:
 # the run's time budget counts from this script's start, and measurements that would not fit in it
-# (the attention variants) are skipped and reported as such. full takes up to about half an hour.
+# (the attention variants) are skipped and reported as such. full takes up to about 45 minutes.
 set -euo pipefail
 start=$(date +%s)
 mode=${1:-quick}

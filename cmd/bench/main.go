@@ -1,8 +1,9 @@
 // Command bench measures the project against its TensorFlow peers on this machine and writes
-// BENCHMARKS.md and bench/results.json: training throughput of the Go graph against Keras's ResNet50,
-// each attention variant's overhead, SavedModel inference from Go against Python, the input pipeline
-// against tf.data, and the training step's achieved GFLOP/s against a MatMul peak, all in one run on
-// one TensorFlow build.
+// bench/results.json and the tables of BENCHMARKS.md: training throughput of the Go graph against
+// Keras's ResNet50, each attention variant's overhead, SavedModel inference from Go against Python
+// (the original and the optimised export), the input pipeline against tf.data, and the training
+// step's achieved GFLOP/s against a MatMul peak, all in one run on one TensorFlow build. Each Go/peer
+// figure is the median of paired rounds' ratios with their min–max, a tie when that spans 1.
 //
 // Usage:
 //
@@ -26,12 +27,12 @@ import (
 	"time"
 
 	"github.com/finegrain/finegrain/internal/bench"
+	"github.com/finegrain/finegrain/internal/cli"
 	"github.com/finegrain/finegrain/internal/pyref"
-	"github.com/finegrain/finegrain/ops"
 )
 
 func main() {
-	ops.QuietLogs()
+	cli.QuietLogs()
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		var u usageError
@@ -51,7 +52,7 @@ func run() error {
 	mode := fs.String("mode", bench.Quick, "quick (a few minutes, small sizes) or full (224×224, every variant and knob)")
 	out := fs.String("out", "bench/results.json", "results as JSON")
 	md := fs.String("md", "BENCHMARKS.md", "the report")
-	fullOut := fs.String("full-out", "bench/results-full.json", "full mode also writes its results here; quick mode summarises the full results found here in its report (empty: neither)")
+	fullOut := fs.String("full-out", "bench/results-full.json", "full mode also writes its results here, so that a quick run does not replace them (empty: not written)")
 	python := fs.String("python", "", "python with TensorFlow for the peers (default: <repo>/.venv/bin/python); \"none\" skips them")
 	work := fs.String("work", "", "scratch directory for the exported model and the images (default: <repo>/bench/out)")
 	since := fs.Int64("since", 0, "Unix time the run's time budget counts from (default: now); scripts/bench.sh passes its start, so that the build counts")
@@ -61,11 +62,16 @@ func run() error {
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: bench [-mode quick|full] [-out FILE.json] [-md FILE.md] [-python PATH|none] [flags]
 
-Measures this project against TensorFlow's Python peers on this machine and writes BENCHMARKS.md.
+Measures this project against TensorFlow's Python peers on this machine, writes the results to
+bench/results.json (keys it does not write are kept) and its tables into BENCHMARKS.md between
+<!-- bench:begin --> and <!-- bench:end -->; a full run also appends its line to the table of runs
+between <!-- bench-runs:begin --> and <!-- bench-runs:end -->. The rest of the file is hand-written.
 
 Training throughput against Keras's ResNet50, each attention variant's overhead, SavedModel inference
-from Go against Python, the input pipeline against tf.data and the training step's GFLOP/s against a
-MatMul peak, each in a fresh process, one at a time. make bench-quick and make bench run it through
+from Go against Python (the original and the optimised export), the input pipeline against tf.data
+and the training step's GFLOP/s against a MatMul peak, each in a fresh process. Go and its peer run
+in lockstep, their timed rounds alternating, and each headline ratio is the median of the per-round
+ratios with their min–max; "tie" when that interval spans 1. make bench-quick and make bench run it through
 scripts/bench.sh; the flags marked internal are for the worker processes it starts.
 
 Examples:
@@ -139,27 +145,54 @@ Flags:
 	if err != nil {
 		return err
 	}
-	if err := bench.WriteFile(*out, js); err != nil {
+	if err := mergeInto(*out, js); err != nil {
 		return err
 	}
-	switch {
-	case *fullOut == "":
-	case *mode == bench.Full:
+	if *fullOut != "" && *mode == bench.Full {
 		if err := bench.WriteFile(*fullOut, js); err != nil {
 			return err
 		}
-	default:
-		if full, err := bench.ReadResults(*fullOut); err == nil {
-			res.LastFull = full
-		} else if !errors.Is(err, os.ErrNotExist) {
-			fmt.Fprintf(os.Stderr, "bench: the last full run is left out of the report: %v\n", err)
-		}
 	}
-	if err := bench.WriteFile(*md, []byte(res.Markdown())); err != nil {
+	if err := writeReport(*md, res); err != nil {
 		return err
 	}
+	fmt.Fprintf(os.Stderr, "bench: training Go/Keras %s; batch-1 ms Go/Python %s; batch-16 img/s Go/Python %s; optimised Go / original Python: batch-1 %s, batch-16 %s\n",
+		res.TrainRatio, res.InferB1Ratio, res.InferB16Ratio, res.InferOptB1Ratio, res.InferOptB16Ratio)
 	fmt.Fprintf(os.Stderr, "bench: wrote %s and %s in %.0fs\n", *md, *out, res.DurationSeconds)
 	return runErr
+}
+
+// mergeInto writes the results to path, keeping the keys of the file that cmd/bench does not write
+// (serve_* from scripts/bench-serve.sh).
+func mergeInto(path string, js []byte) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("results %s: %w", path, err)
+	}
+	merged, err := bench.MergeJSON(old, js)
+	if err != nil {
+		return fmt.Errorf("results %s: %w", path, err)
+	}
+	return bench.WriteFile(path, merged)
+}
+
+// writeReport puts the run's tables between their markers in the report at path and, for a full
+// run, appends its line to the table of full runs; the hand-written text around them stays.
+func writeReport(path string, res *bench.Results) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("report %s: %w", path, err)
+	}
+	doc, err := bench.Splice(string(old), bench.TablesBegin, bench.TablesEnd, res.Tables())
+	if err != nil {
+		return fmt.Errorf("report %s: %w", path, err)
+	}
+	if res.Mode == bench.Full {
+		if doc, err = bench.AppendRow(doc, bench.RunsBegin, bench.RunsEnd, bench.RunsHeader, res.RunRow()); err != nil {
+			return fmt.Errorf("report %s: %w", path, err)
+		}
+	}
+	return bench.WriteFile(path, []byte(doc))
 }
 
 // commandLine is how the report says the run can be repeated: the make target of the mode, or the

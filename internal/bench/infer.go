@@ -24,23 +24,26 @@ type InferSpec struct {
 	Batches   []int    `json:"batches"` // batch sizes to time, e.g. 1 and 16
 	Iters     int      `json:"iters"`   // timed calls per batch size, after two warm-up calls
 	Settings  Settings `json:"settings"`
+	Optimized bool     `json:"optimized"` // the export is inference-optimised (exported.Spec.Optimize)
 }
 
 // Net is the network configuration of the model the spec exports.
 func (s InferSpec) Net() nets.Config {
 	n := nets.DefaultConfig()
-	n.Attention, n.Depth, n.NumClasses = s.Attention, s.Depth, s.Classes
+	setString(&n.Attention, s.Attention)
+	n.Depth, n.NumClasses = s.Depth, s.Classes
 	return n
 }
 
-// ExportModel writes the spec's model with its initial (random) weights as a SavedModel to spec.Dir
-// through exported.Export: the serving graph and weights do not depend on training for timing.
+// ExportModel writes the spec's model with its initial weights as a SavedModel to spec.Dir through
+// exported.Export, optimised when spec.Optimized: the serving graph's cost does not depend on
+// training.
 func ExportModel(ctx context.Context, spec InferSpec) error {
 	if err := os.MkdirAll(filepath.Dir(spec.Dir), 0o755); err != nil {
 		return fmt.Errorf("inference benchmark: %w", err)
 	}
 	pre := exported.Preprocess{ImageSize: spec.ImageSize, ResizeSize: spec.ImageSize * 8 / 7}
-	if err := exported.Export(ctx, spec.Dir, exported.Spec{Net: spec.Net(), Preprocess: pre}, nil); err != nil {
+	if err := exported.Export(ctx, spec.Dir, exported.Spec{Net: spec.Net(), Preprocess: pre, Optimize: spec.Optimized}, nil); err != nil {
 		return fmt.Errorf("inference benchmark: %w", err)
 	}
 	return nil
@@ -140,3 +143,7 @@ func InferGo(ctx context.Context, spec InferSpec, turns Turns) (*InferResult, er
 	}
 	return res, nil
 }
+
+// setString sets a string-kinded field from a plain string, whether the field's type is string or a
+// named vocabulary type such as an attention variant.
+func setString[T ~string](dst *T, s string) { *dst = T(s) }

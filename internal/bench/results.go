@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"time"
@@ -142,6 +144,7 @@ type Results struct {
 	Machine         Machine   `json:"machine"`
 	PythonTF        string    `json:"python_tensorflow"`
 	KerasVersion    string    `json:"keras_version"`
+	PeersSkipped    bool      `json:"peers_skipped,omitempty"` // no Python with TensorFlow
 
 	TrainImgSGo        float64 `json:"train_img_s_go"`
 	TrainImgSKeras     float64 `json:"train_img_s_keras"`
@@ -159,41 +162,74 @@ type Results struct {
 	PeakGFLOPsPerCPUSecond float64 `json:"peak_gflops_per_cpu_second"`
 	PeakFractionCPU        float64 `json:"peak_fraction_cpu"`
 
-	// Settings are the ones every headline number was measured with (the fastest candidate).
-	Settings   Settings `json:"settings"`
-	KerasXLA   bool     `json:"keras_xla"`   // the Keras peer's jit_compile
-	SelectedBy string   `json:"selected_by"` // how Settings and KerasXLA were chosen in the knob search
-	Plan       Plan     `json:"plan"`
+	// The headline ratios, each from paired rounds (see Ratio): training Go/Keras images per second,
+	// inference Go/Python batch-1 milliseconds and batch-16 images per second, the first pairs of
+	// the plan (the defaults on both sides, the original SavedModel on both sides); and the
+	// optimised export from Go against Python on the original SavedModel, the issue's comparison.
+	TrainRatio       Ratio `json:"train_ratio"`
+	InferB1Ratio     Ratio `json:"infer_b1_ratio"`
+	InferB16Ratio    Ratio `json:"infer_b16_ratio"`
+	InferOptB1Ratio  Ratio `json:"infer_optimized_b1_ratio,omitzero"`
+	InferOptB16Ratio Ratio `json:"infer_optimized_b16_ratio,omitzero"`
 
-	Peak []PeakRun `json:"peak_runs"`
-	// The knob search (full mode): the `none` step under each candidate setting and Keras with each
-	// jit_compile value, at the plan's knob size.
-	Candidates      []GoTrain      `json:"train_candidates,omitempty"`
-	KerasCandidates []KerasTrain   `json:"keras_candidates,omitempty"`
-	Train           GoTrain        `json:"train_go"`    // the `none` step at Settings
-	Keras           KerasTrain     `json:"train_keras"` // Keras at the same threads and its chosen jit_compile
-	Variants        []VariantGroup `json:"variants"`    // the attention variants at Settings, each beside `none`
-	InferGo         InferRun       `json:"infer_go"`
-	InferPython     PyInfer        `json:"infer_python"`
-	PipelineGo      PipelineRun    `json:"pipeline_go"`
-	TFData          TFData         `json:"pipeline_tfdata"`
-	Notes           []string       `json:"notes"`
+	// Settings are the Go settings of the headline pair and of the variants: the project's defaults.
+	Settings Settings `json:"settings"`
+	Plan     Plan     `json:"plan"`
 
-	// LastFull is the last full run (bench/results-full.json), summarised in a quick run's report.
-	LastFull *Results `json:"-"`
+	Peak       []PeakRun      `json:"peak_runs"`
+	TrainPairs []TrainPairRun `json:"train_pairs"` // in the plan's order; the first is the headline
+	Variants   []VariantGroup `json:"variants"`    // the attention variants at Settings, each beside `none`
+	InferPairs []InferPairRun `json:"infer_pairs"` // in the plan's order; the first is the headline
+	PipelineGo PipelineRun    `json:"pipeline_go"`
+	TFData     TFData         `json:"pipeline_tfdata"`
 }
 
-// ReadResults reads a results.json that JSON wrote.
-func ReadResults(path string) (*Results, error) {
-	b, err := os.ReadFile(path)
+// TrainPairRun is the `none` step and Keras's ResNet50 measured in lockstep under one TrainPair.
+type TrainPairRun struct {
+	Pair  TrainPair  `json:"pair"`
+	Go    GoTrain    `json:"go"`
+	Keras KerasTrain `json:"keras"`
+	Ratio Ratio      `json:"ratio"` // Go/Keras images per second, per paired step
+}
+
+// InferPairRun is Go and Python inference measured in lockstep under one InferPair.
+type InferPairRun struct {
+	Pair   InferPair `json:"pair"`
+	Go     InferRun  `json:"go"`
+	Python PyInfer   `json:"python"`
+	B1     Ratio     `json:"b1_ratio"`  // Go/Python milliseconds at batch 1 (below 1: Go is faster)
+	B16    Ratio     `json:"b16_ratio"` // Go/Python images per second at batch 16 (above 1: Go is faster)
+}
+
+// RetiredKeys are keys of results.json that earlier versions of cmd/bench wrote and this one does
+// not (the knob search, the single Go/peer pairs, the generated notes); MergeJSON drops them so that
+// no stale figure sits beside the new ones.
+var RetiredKeys = []string{"train_candidates", "keras_candidates", "selected_by", "keras_xla", "train_go", "train_keras",
+	"infer_go", "infer_python", "notes"}
+
+// MergeJSON overlays the top-level keys of update on those of the JSON object old, so that keys
+// another tool writes into the same file (serve_* of scripts/bench-serve.sh) survive a run; the
+// RetiredKeys go. An empty old is no object.
+func MergeJSON(old, update []byte) ([]byte, error) {
+	keys := map[string]json.RawMessage{}
+	if len(bytes.TrimSpace(old)) > 0 {
+		if err := json.Unmarshal(old, &keys); err != nil {
+			return nil, fmt.Errorf("merge results: the existing file: %w", err)
+		}
+	}
+	var fresh map[string]json.RawMessage
+	if err := json.Unmarshal(update, &fresh); err != nil {
+		return nil, fmt.Errorf("merge results: %w", err)
+	}
+	for _, k := range RetiredKeys {
+		delete(keys, k)
+	}
+	maps.Copy(keys, fresh)
+	b, err := json.MarshalIndent(keys, "", "  ")
 	if err != nil {
-		return nil, fmt.Errorf("read results: %w", err)
+		return nil, fmt.Errorf("merge results: %w", err)
 	}
-	var r Results
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("read results %s: %w", path, err)
-	}
-	return &r, nil
+	return append(b, '\n'), nil
 }
 
 // WriteFile writes data to path, creating its directory.

@@ -87,30 +87,27 @@ func (r *Runner) Run(ctx context.Context) (*Results, error) {
 	}
 	res := &Results{Mode: p.Mode, Started: st.start.UTC().Truncate(time.Second), SetupSeconds: st.start.Sub(st.budgetStart).Seconds(),
 		Command: r.Command, Machine: DescribeMachine(), Plan: p}
+	res.PeersSkipped = r.Python == ""
 	st.res = res
 
-	// 1. The machine's peak; the knobs of both sides, searched at the plan's smaller knob size.
-	st.peak(p.Candidates[0])
-	res.Settings, res.KerasXLA = p.Candidates[0], p.KerasXLA[0]
-	if len(p.Candidates) > 1 || len(p.KerasXLA) > 1 {
-		for _, s := range p.Candidates {
-			res.Candidates = append(res.Candidates, st.trainGo(p.Knobs, "none", s, "knobs: "))
-		}
-		for _, xla := range p.KerasXLA {
-			res.KerasCandidates = append(res.KerasCandidates, st.trainKeras(p.Knobs, xla, p.Candidates[0], "knobs: "))
-		}
-		res.chooseKnobs()
+	// 1. The machine's peak.
+	st.peak(p.Peak.Settings)
+	res.Settings = p.Train.Settings
+	if len(p.TrainPairs) > 0 {
+		res.Settings = p.TrainPairs[0].Go
 	}
-	// 2. The `none` step beside Keras at the same batch, size and threads.
-	st.trainPair()
-	// 3. Inference on one exported SavedModel, from Go beside Python.
+	// 2. The `none` step beside Keras at the same batch, size and threads, once per pair of settings.
+	for _, tp := range p.TrainPairs {
+		res.TrainPairs = append(res.TrainPairs, st.trainPair(tp))
+	}
+	// 3. Inference from Go beside Python, on the original and the optimised export.
 	st.infer()
 	// 4. The input pipeline against tf.data on the same files.
 	st.pipeline()
 	// 5. The attention variants beside `none`, while the budget lasts.
 	st.variants()
-	// 6. The peak again at the chosen settings: the best of both is the machine's.
-	st.peak(res.Settings)
+	// 6. The peak again: the best of both is the machine's.
+	st.peak(p.Peak.Settings)
 
 	res.DurationSeconds = time.Since(st.start).Seconds()
 	res.summarise()
@@ -234,39 +231,24 @@ func (st *runState) finishKeras(k *KerasTrain, out KerasTrain, batch int) {
 	}
 }
 
-func (st *runState) trainKeras(spec TrainSpec, xla bool, s Settings, label string) KerasTrain {
-	k := KerasTrain{XLA: xla, IntraOpThreads: s.Session().IntraOpThreads, InterOpThreads: s.InterOpThreads}
-	var out KerasTrain
-	st.measure(&k.Meta, kerasWhat(label, spec, xla, s), func() error {
-		c, err := st.kerasCommand(spec, xla, s, false)
-		if err != nil {
-			return err
-		}
-		return st.Exec(st.ctx, c, &out)
-	})
-	st.finishKeras(&k, out, spec.Batch)
-	return k
-}
-
 // pairMeta gives b the measurement a recorded for both, under b's name.
 func pairMeta(a Meta, what string) Meta {
 	a.What = what
 	return a
 }
 
-// trainPair measures the `none` step and Keras side by side in lockstep. If the pair fails (no
-// Python, a broken peer), the Go step is measured alone and the peer keeps the error.
-func (st *runState) trainPair() {
-	p, res := st.Plan, st.res
-	spec := p.Train
-	spec.Attention, spec.Settings = "none", res.Settings
-	res.Train = GoTrain{Settings: res.Settings}
-	s := res.Settings
-	res.Keras = KerasTrain{XLA: res.KerasXLA, IntraOpThreads: s.Session().IntraOpThreads, InterOpThreads: s.InterOpThreads}
+// trainPair measures the `none` step and Keras side by side in lockstep under tp. If the pair fails
+// (no Python, a broken peer), the Go step is measured alone and the peer keeps the error.
+func (st *runState) trainPair(tp TrainPair) TrainPairRun {
+	spec := st.Plan.Train
+	spec.Attention, spec.Settings = "none", tp.Go
+	s := tp.Go
+	run := TrainPairRun{Pair: tp, Go: GoTrain{Settings: s},
+		Keras: KerasTrain{XLA: tp.KerasXLA, IntraOpThreads: s.Session().IntraOpThreads, InterOpThreads: s.InterOpThreads}}
 	goWhat := fmt.Sprintf("Go train none %dpx batch %d (%s)", spec.ImageSize, spec.Batch, s)
 	var out KerasTrain
-	st.measure(&res.Train.Meta, goWhat+" beside "+kerasWhat("", spec, res.KerasXLA, s), func() error {
-		kc, err := st.kerasCommand(spec, res.KerasXLA, s, true)
+	st.measure(&run.Go.Meta, goWhat+" beside "+kerasWhat("", spec, tp.KerasXLA, s), func() error {
+		kc, err := st.kerasCommand(spec, tp.KerasXLA, s, true)
 		if err != nil {
 			return err
 		}
@@ -274,43 +256,81 @@ func (st *runState) trainPair() {
 		if err != nil {
 			return err
 		}
-		res.Train.Result = &TrainResult{}
-		return st.Pair(st.ctx, gc, kc, spec.Steps, res.Train.Result, &out)
+		run.Go.Result = &TrainResult{}
+		return st.Pair(st.ctx, gc, kc, spec.Steps, run.Go.Result, &out)
 	})
-	res.Keras.Meta = pairMeta(res.Train.Meta, kerasWhat("", spec, res.KerasXLA, s)+" beside Go")
-	st.finishKeras(&res.Keras, out, spec.Batch)
-	if !res.Train.OK() { // the failure is counted once, for the peer
-		res.Train = st.trainGo(p.Train, "none", s, "")
+	run.Keras.Meta = pairMeta(run.Go.Meta, kerasWhat("", spec, tp.KerasXLA, s)+" beside Go")
+	st.finishKeras(&run.Keras, out, spec.Batch)
+	if !run.Go.OK() { // the failure is counted once, for the peer
+		run.Go = st.trainGo(spec, "none", s, "")
+		return run
+	}
+	if run.Keras.OK() && run.Go.Result != nil {
+		// Equal batches: the images-per-second ratio of a pair is Keras's step time over Go's.
+		st.logf("training Go/Keras (%s, jit_compile=%v): %s", s, tp.KerasXLA, verdictRatio(PairedRatio(run.Keras.Step.Seconds, run.Go.Result.Step.Seconds), true))
+		run.Ratio = PairedRatio(run.Keras.Step.Seconds, run.Go.Result.Step.Seconds)
+	}
+	return run
+}
+
+// modelDir is where the inference model of the spec is exported.
+func (st *runState) modelDir(inf InferSpec, optimized bool) string {
+	name := fmt.Sprintf("savedmodel-%s-r%d-%d", inf.Attention, inf.Depth, inf.ImageSize)
+	if optimized {
+		name += "-optimized"
+	}
+	return filepath.Join(st.Work, name)
+}
+
+// infer exports the SavedModel, plain and optimised, and measures each of the plan's inference pairs
+// from Go beside Python in lockstep (Go alone when the pair fails).
+func (st *runState) infer() {
+	res := st.res
+	exports := map[bool]Meta{}
+	for _, ip := range st.Plan.InferPairs {
+		for _, opt := range []bool{ip.GoOptimized, ip.PythonOptimized} {
+			if _, done := exports[opt]; done {
+				continue
+			}
+			inf := st.Plan.Infer
+			inf.Dir, inf.Optimized = st.modelDir(inf, opt), opt
+			var m Meta
+			st.measure(&m, fmt.Sprintf("export SavedModel (optimised: %v)", opt), func() error {
+				if err := os.RemoveAll(inf.Dir); err != nil {
+					return err
+				}
+				var ignored InferSpec
+				return st.runWorker(WorkExport, inf, nil, &ignored)
+			})
+			exports[opt] = m
+		}
+	}
+	for _, ip := range st.Plan.InferPairs {
+		run := InferPairRun{Pair: ip}
+		if m := exports[ip.GoOptimized]; !m.OK() {
+			run.Go.Meta, run.Python.Meta = m, m
+		} else if m := exports[ip.PythonOptimized]; !m.OK() {
+			run.Go.Meta, run.Python.Meta = m, m
+		} else {
+			st.inferPair(&run)
+		}
+		res.InferPairs = append(res.InferPairs, run)
 	}
 }
 
-// infer exports the SavedModel and measures inference from Go beside Python in lockstep (Go alone
-// when the pair fails).
-func (st *runState) infer() {
-	res := st.res
+// inferPair measures one inference pair into run.
+func (st *runState) inferPair(run *InferPairRun) {
+	ip := run.Pair
 	inf := st.Plan.Infer
-	inf.Settings = res.Settings
-	inf.Dir = filepath.Join(st.Work, fmt.Sprintf("savedmodel-%s-r%d-%d", inf.Attention, inf.Depth, inf.ImageSize))
-	var export Meta
-	st.measure(&export, "export SavedModel", func() error {
-		if err := os.RemoveAll(inf.Dir); err != nil {
-			return err
-		}
-		var ignored InferSpec
-		return st.runWorker(WorkExport, inf, nil, &ignored)
-	})
-	if export.Error != "" {
-		res.InferGo.Meta, res.InferPython.Meta = export, export
-		return
-	}
-	args := []string{"--dir", inf.Dir, "--iters", strconv.Itoa(inf.Iters), "--intra", strconv.Itoa(inf.Settings.Session().IntraOpThreads),
+	inf.Dir, inf.Optimized = st.modelDir(inf, ip.GoOptimized), ip.GoOptimized
+	args := []string{"--dir", st.modelDir(inf, ip.PythonOptimized), "--iters", strconv.Itoa(inf.Iters), "--intra", strconv.Itoa(inf.Settings.Session().IntraOpThreads),
 		"--inter", strconv.Itoa(inf.Settings.InterOpThreads), "--lockstep", "--batches"}
 	for _, b := range inf.Batches {
 		args = append(args, strconv.Itoa(b))
 	}
-	goWhat := fmt.Sprintf("Go SavedModel inference (%s)", inf.Settings)
+	goWhat := fmt.Sprintf("Go SavedModel inference (%s, %s)", ip, inf.Settings)
 	var out PyInfer
-	st.measure(&res.InferGo.Meta, goWhat+" beside Python", func() error {
+	st.measure(&run.Go.Meta, goWhat+" beside Python", func() error {
 		pc, err := st.python(InferScript, Settings{OneDNN: inf.Settings.OneDNN}.Env(), args...)
 		if err != nil {
 			return err
@@ -319,20 +339,35 @@ func (st *runState) infer() {
 		if err != nil {
 			return err
 		}
-		res.InferGo.Result = &InferResult{}
-		return st.Pair(st.ctx, gc, pc, inf.Iters, res.InferGo.Result, &out)
+		run.Go.Result = &InferResult{}
+		return st.Pair(st.ctx, gc, pc, inf.Iters, run.Go.Result, &out)
 	})
-	res.InferPython.Meta = pairMeta(res.InferGo.Meta, "Python SavedModel inference beside Go")
-	if res.InferPython.OK() {
-		out.Meta = res.InferPython.Meta
-		res.InferPython = out
+	run.Python.Meta = pairMeta(run.Go.Meta, fmt.Sprintf("Python SavedModel inference (%s) beside Go", ip))
+	if run.Python.OK() {
+		out.Meta = run.Python.Meta
+		run.Python = out
 	}
-	if !res.InferGo.OK() { // the failure is counted once, for the peer
-		res.InferGo = InferRun{}
-		st.measure(&res.InferGo.Meta, goWhat, func() error {
-			res.InferGo.Result = &InferResult{}
-			return st.runWorker(WorkInfer, inf, inf.Settings.Env(), res.InferGo.Result)
+	if !run.Go.OK() { // the failure is counted once, for the peer
+		run.Go = InferRun{}
+		st.measure(&run.Go.Meta, goWhat, func() error {
+			run.Go.Result = &InferResult{}
+			return st.runWorker(WorkInfer, inf, inf.Settings.Env(), run.Go.Result)
 		})
+		return
+	}
+	if run.Python.OK() && run.Go.Result != nil {
+		for _, b := range run.Go.Result.Batches {
+			for _, pb := range run.Python.Batches {
+				switch {
+				case b.Batch != pb.Batch:
+				case b.Batch == 1:
+					run.B1 = PairedRatio(b.Predict.Seconds, pb.Numpy.Seconds)
+				case b.Batch == 16:
+					run.B16 = PairedRatio(pb.Numpy.Seconds, b.Predict.Seconds)
+				}
+			}
+		}
+		st.logf("inference %s: batch-1 ms Go/Python %s; batch-16 img/s Go/Python %s", ip, verdictRatio(run.B1, false), verdictRatio(run.B16, true))
 	}
 }
 
@@ -379,7 +414,10 @@ func (st *runState) variants() {
 	p, res := st.Plan, st.res
 	// The time one more model adds to a process: its build, first, warm-up and timed steps, with a
 	// margin; a process also starts and counts FLOPs.
-	perSpec := res.Train.WallSeconds
+	perSpec := 0.0
+	if len(res.TrainPairs) > 0 {
+		perSpec = res.TrainPairs[0].Go.WallSeconds
+	}
 	if r := res.noneResult(); r != nil {
 		perSpec = 1.2*(r.BuildSeconds+r.FirstStepSeconds+float64(r.Spec.Warmup+r.Spec.Steps)*r.Step.Median()) + 3
 	}
@@ -400,16 +438,6 @@ func (st *runState) variants() {
 			}
 			st.group(&g, specs)
 			res.Variants = append(res.Variants, g)
-			// A chosen knob that breaks a variant (XLA: NaN gradients in the channel gates) must not
-			// cost the variant its number: measure it again with the project's defaults.
-			if def := p.Candidates[0]; !g.OK() && g.Settings != def {
-				retry := VariantGroup{Settings: def, Attention: g.Attention}
-				for j := range specs {
-					specs[j].Settings = def
-				}
-				st.group(&retry, specs)
-				res.Variants = append(res.Variants, retry)
-			}
 		}
 		if rest := chunk[len(fit):]; len(rest) > 0 {
 			g := VariantGroup{Settings: res.Settings, Attention: append([]string{"none"}, rest...), Meta: Meta{
@@ -430,49 +458,6 @@ func (st *runState) group(g *VariantGroup, specs []TrainSpec) {
 	})
 }
 
-// chooseKnobs picks the Go settings and the Keras jit_compile value that trained fastest in the knob
-// search: by images per second, or, when the machine was overloaded during the search (median load
-// above its CPU count), by images per CPU-second of the measuring process, which the load distorts
-// much less. It records the rule in SelectedBy.
-func (res *Results) chooseKnobs() {
-	var loads []float64
-	for _, c := range res.Candidates {
-		loads = append(loads, c.LoadBefore, c.LoadAfter)
-	}
-	for _, k := range res.KerasCandidates {
-		loads = append(loads, k.LoadBefore, k.LoadAfter)
-	}
-	byCPU := len(loads) > 0 && median(loads) > float64(max(1, res.Machine.NumCPU))
-	res.SelectedBy = "images per second"
-	if byCPU {
-		res.SelectedBy = "images per CPU-second (the machine was overloaded)"
-	}
-	score := func(ok bool, imgs float64, batch int, t Timing) float64 {
-		switch {
-		case !ok || imgs <= 0:
-			return 0
-		case byCPU && t.CPUPerRun() > 0:
-			return float64(batch) / t.CPUPerRun()
-		}
-		return imgs
-	}
-	best := -1.0
-	for _, c := range res.Candidates {
-		if c.Result == nil {
-			continue
-		}
-		if sc := score(c.OK(), c.Result.ImagesPerSec, c.Result.Spec.Batch, c.Result.Step); sc > best {
-			best, res.Settings = sc, c.Settings
-		}
-	}
-	best = -1
-	for _, k := range res.KerasCandidates {
-		if sc := score(k.OK(), k.ImagesPerSec, res.Plan.Knobs.Batch, k.Step); sc > best {
-			best, res.KerasXLA = sc, k.XLA
-		}
-	}
-}
-
 // summarise fills the headline numbers from the measurements.
 func (res *Results) summarise() {
 	if r := res.noneResult(); r != nil {
@@ -483,27 +468,38 @@ func (res *Results) summarise() {
 	if k := res.keras(); k != nil {
 		res.TrainImgSKeras = k.ImagesPerSec
 	}
-	if g := res.InferGo; g.OK() && g.Result != nil {
-		for _, b := range g.Result.Batches {
-			switch b.Batch {
-			case 1:
-				res.InferB1MSGo = b.MedianMS
-			case 16:
-				res.InferB16ImgSGo = b.ImagesPerSec
-			}
-		}
+	if len(res.TrainPairs) > 0 {
+		res.TrainRatio = res.TrainPairs[0].Ratio
 	}
-	if py := res.InferPython; py.OK() {
-		for _, b := range py.Batches {
-			switch b.Batch {
-			case 1:
-				res.InferB1MSPython = b.MedianMS
-			case 16:
-				res.InferB16ImgSPython = b.ImagesPerSec
+	for i, ip := range res.InferPairs {
+		switch {
+		case i == 0:
+			res.InferB1Ratio, res.InferB16Ratio = ip.B1, ip.B16
+			if g := ip.Go; g.OK() && g.Result != nil {
+				for _, b := range g.Result.Batches {
+					switch b.Batch {
+					case 1:
+						res.InferB1MSGo = b.MedianMS
+					case 16:
+						res.InferB16ImgSGo = b.ImagesPerSec
+					}
+				}
 			}
+			if py := ip.Python; py.OK() {
+				for _, b := range py.Batches {
+					switch b.Batch {
+					case 1:
+						res.InferB1MSPython = b.MedianMS
+					case 16:
+						res.InferB16ImgSPython = b.ImagesPerSec
+					}
+				}
+			}
+		case ip.Pair == InferPair{GoOptimized: true}:
+			res.InferOptB1Ratio, res.InferOptB16Ratio = ip.B1, ip.B16
 		}
-		if res.PythonTF == "" {
-			res.PythonTF = py.TensorFlow
+		if res.PythonTF == "" && ip.Python.OK() {
+			res.PythonTF = ip.Python.TensorFlow
 		}
 	}
 	if g := res.PipelineGo; g.OK() && g.Result != nil {
@@ -524,7 +520,28 @@ func (res *Results) summarise() {
 	if res.PeakGFLOPsPerCPUSecond > 0 {
 		res.PeakFractionCPU = res.StepGFLOPsPerCPUSecond / res.PeakGFLOPsPerCPUSecond
 	}
-	res.Notes = res.notes()
+}
+
+// verdictRatio is a ratio with what it says: which side is ahead, or a tie when its pairs disagree.
+// higherGo says whether a ratio above 1 means Go is ahead (rates) or behind (times).
+func verdictRatio(r Ratio, higherGo bool) string {
+	if !r.OK() || r.Tie() {
+		return r.String()
+	}
+	return r.String() + ", " + verdict(r, higherGo)
+}
+
+// verdict is "Go ahead", "peer ahead", "tie" or "n/a" for a ratio.
+func verdict(r Ratio, higherGo bool) string {
+	switch {
+	case !r.OK():
+		return "n/a"
+	case r.Tie():
+		return "tie"
+	case (r.Median > 1) == higherGo:
+		return "Go ahead"
+	}
+	return "peer ahead"
 }
 
 func firstLine(s string) string {

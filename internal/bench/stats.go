@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -82,3 +83,53 @@ func TrainStepFLOPs(forwardMACs int64, batch int) float64 {
 
 // MatMulFLOPs is the work of an n×n by n×n matrix product: n³ multiply-adds.
 func MatMulFLOPs(n int) float64 { return FLOPsPerMAC * math.Pow(float64(n), 3) }
+
+// Ratio is a Go/peer ratio from paired rounds: round i of Go and round i of the peer ran back to back
+// in lockstep (RunPair), so each pair saw the same load and the spread of the pair ratios shows how
+// far the load moved the answer. The interval is the min–max of the pair ratios, not a confidence
+// interval; with fewer than three pairs the ratio is not reported.
+type Ratio struct {
+	Median float64   `json:"median"`
+	Min    float64   `json:"min"`
+	Max    float64   `json:"max"`
+	Pairs  []float64 `json:"pairs"` // in round order
+}
+
+// MinPairs is the fewest paired rounds a reported ratio rests on.
+const MinPairs = 3
+
+// PairedRatio is the ratio num[i]/den[i] of paired rounds, over the rounds both sides have; the zero
+// Ratio when there are fewer than MinPairs or a value is not positive.
+func PairedRatio(num, den []float64) Ratio {
+	n := min(len(num), len(den))
+	if n < MinPairs {
+		return Ratio{}
+	}
+	r := Ratio{Pairs: make([]float64, n)}
+	for i := range n {
+		if num[i] <= 0 || den[i] <= 0 {
+			return Ratio{}
+		}
+		r.Pairs[i] = num[i] / den[i]
+	}
+	r.Median, r.Min, r.Max = median(r.Pairs), slices.Min(r.Pairs), slices.Max(r.Pairs)
+	return r
+}
+
+// OK reports whether the ratio was measured.
+func (r Ratio) OK() bool { return len(r.Pairs) >= MinPairs }
+
+// Tie reports whether the pairs disagree on which side is ahead: their interval spans 1.
+func (r Ratio) Tie() bool { return r.OK() && r.Min <= 1 && r.Max >= 1 }
+
+// String is "1.12 (0.95–1.30, 5 pairs, tie)", or "n/a" when not measured.
+func (r Ratio) String() string {
+	if !r.OK() {
+		return "n/a"
+	}
+	s := fmt.Sprintf("%.2f (%.2f–%.2f, %d pairs", r.Median, r.Min, r.Max, len(r.Pairs))
+	if r.Tie() {
+		s += ", tie"
+	}
+	return s + ")"
+}
