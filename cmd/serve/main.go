@@ -15,6 +15,7 @@
 //	GET  /v1/models/NAME[/versions/V]/metadata  signature defs, labels, metadata.json
 //	POST /v1/models/NAME[/versions/V]:cam       an image file in, a PNG of the class activation map out
 //	GET  /healthz, GET /metrics                 liveness; Prometheus text format
+//	GET  /                                      a web page: an image in, top classes and CAM out
 //
 // Requests beyond -max_inflight are answered 503 at once; bodies over -max_request_bytes 413; images
 // over -max_image_pixels 400. SIGTERM or SIGINT stops accepting connections, lets the requests in
@@ -38,11 +39,12 @@ import (
 	"time"
 
 	"github.com/finegrain/finegrain/exported"
+	"github.com/finegrain/finegrain/internal/cli"
 	"github.com/finegrain/finegrain/ops"
 )
 
 func main() {
-	ops.QuietLogs()
+	cli.QuietLogs()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stderr))

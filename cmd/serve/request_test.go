@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -180,4 +181,23 @@ func FuzzDecodePredict(f *testing.F) {
 			t.Fatalf("request with images %v and encoded %v", req.Images != nil, req.Encoded != nil)
 		}
 	})
+}
+
+func TestASCIIJSON(t *testing.T) {
+	for _, label := range []string{"plain", "Grive litorne é", "鳥", "𝄞 clef", "quote \" and \\ and \n"} {
+		b, err := json.Marshal([]map[string]string{{"label": label}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := asciiJSON(b)
+		for i := range len(s) {
+			if s[i] < 0x20 || s[i] > 0x7e {
+				t.Fatalf("%q: byte %#x at %d is not printable ASCII in %q", label, s[i], i, s)
+			}
+		}
+		var back []map[string]string
+		if err := json.Unmarshal([]byte(s), &back); err != nil || back[0]["label"] != label {
+			t.Errorf("%q: %s parses to %v, %v", label, s, back, err)
+		}
+	}
 }

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/finegrain/finegrain/exported"
 	"github.com/finegrain/finegrain/pipeline"
@@ -128,6 +130,8 @@ func (s *server) Handler() http.Handler {
 	mux.HandleFunc("/v1/models/", s.models1)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", s.metrics.handler())
+	mux.HandleFunc("GET /{$}", s.page)
+	mux.HandleFunc("GET /ui/{file...}", s.page)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusNotFound, "no such endpoint: %s %s (see /v1/models/%s)", r.Method, r.URL.Path, s.cfg.Name))
 	})
@@ -167,6 +171,8 @@ func endpointOf(path string) string {
 		return "metadata"
 	case strings.HasPrefix(path, "/v1/models/"):
 		return "status"
+	case path == "/", strings.HasPrefix(path, "/ui/"):
+		return "page"
 	}
 	return "other"
 }
@@ -548,9 +554,27 @@ func (s *server) cam(ctx context.Context, w http.ResponseWriter, r *http.Request
 	w.Header().Set("X-Class-Id", strconv.Itoa(class))
 	w.Header().Set("X-Class-Label", sanitizeHeader(sv.model.Label(class)))
 	w.Header().Set("X-Probability", strconv.FormatFloat(float64(p.Probabilities[0][class]), 'g', 6, 32))
-	w.Header().Set("X-Top-Classes", sanitizeHeader(string(topJSON)))
+	w.Header().Set("X-Top-Classes", asciiJSON(topJSON))
 	w.Write(png)
 	return nil
+}
+
+// asciiJSON writes the non-ASCII characters of JSON text as \u escapes, so the JSON fits in a header
+// value and still parses to the same strings (labels may hold any text).
+func asciiJSON(b []byte) string {
+	var out strings.Builder
+	for _, r := range string(b) {
+		switch {
+		case r < utf8.RuneSelf:
+			out.WriteRune(r)
+		case r > 0xffff:
+			r1, r2 := utf16.EncodeRune(r)
+			fmt.Fprintf(&out, "\\u%04x\\u%04x", r1, r2)
+		default:
+			fmt.Fprintf(&out, "\\u%04x", r)
+		}
+	}
+	return out.String()
 }
 
 // sanitizeHeader keeps a header value printable ASCII (labels may hold any text).
