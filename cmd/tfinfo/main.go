@@ -1,5 +1,7 @@
 // Command tfinfo prints the TensorFlow runtime this project links against, the devices it sees, and the
-// result of a small tfgo graph: a quick check that `make setup` worked.
+// result of a small tfgo graph: a quick check that `make setup` worked. For TensorFlow's CUDA build it
+// also opens each CUDA library the way TensorFlow will, because TensorFlow itself tries only once a
+// driver reports a GPU and otherwise falls back to the CPU without a word.
 package main
 
 import (
@@ -12,11 +14,12 @@ import (
 	tf "github.com/galeone/tensorflow/tensorflow/go"
 	tg "github.com/galeone/tfgo"
 
+	"github.com/finegrain/finegrain/internal/cli"
 	"github.com/finegrain/finegrain/ops"
 )
 
 func main() {
-	ops.QuietLogs()
+	cli.QuietLogs()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -29,7 +32,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 Prints the TensorFlow version this project links against, its devices, and a small graph's result.
 
-A quick check that the TensorFlow C library is installed and usable (make setup). It takes no flags.
+A quick check that the TensorFlow C library is installed and usable (make setup). For the CUDA build
+(TF_VARIANT=gpu make setup) it also loads each CUDA library TensorFlow needs and the NVIDIA driver, says
+where each came from, and fails if one is missing. It takes no flags.
 
 Examples:
   go run ./cmd/tfinfo
@@ -59,6 +64,13 @@ func probe(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(w, "TensorFlow", rt.Version)
+	cuda, err := probeCUDA(rt.GPU)
+	if err != nil {
+		return err
+	}
+	// A CUDA build that cannot load its libraries still runs (on the CPU): the graph below runs
+	// all the same, and the failure is reported once everything has been printed.
+	cudaErr := cuda.write(w)
 	for _, d := range rt.Devices {
 		fmt.Fprintln(w, "device", d)
 	}
@@ -82,5 +94,5 @@ func probe(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(w, "[[1 2] [3 4]] x [[10] [100]] =", out[0].Value())
-	return nil
+	return cudaErr
 }
