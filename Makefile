@@ -10,7 +10,8 @@ export TF_CPP_MIN_LOG_LEVEL ?= 1
 all: build
 
 # TensorFlow's C library and headers from TensorFlow's pinned release wheel (scripts/tensorflow.env).
-# PREFIX=/usr/local as root; TF_VARIANT=gpu for the CUDA build.
+# PREFIX=/usr/local as root; TF_VARIANT=gpu for the CUDA build and the CUDA runtime wheels it needs
+# (scripts/tensorflow-cuda.env), under PREFIX/nvidia (README.md, "GPU").
 setup:
 	@bash scripts/setup-tensorflow.sh
 	@bash scripts/setup-jpeg.sh
@@ -26,6 +27,7 @@ vet: setup
 	$(GO) vet ./...
 
 test: setup pyenv
+	@bash scripts/setup-browser.sh
 	$(GO) vet ./...
 	$(GO) test $(GOTEST_FLAGS) ./...
 	@# The fallback JPEG decoder (Go's image/jpeg) that -tags noturbojpeg selects.
@@ -39,6 +41,7 @@ demo: setup
 
 bench: setup pyenv
 	@bash scripts/bench.sh full
+	@bash scripts/bench-serve.sh
 
 bench-quick: setup pyenv
 	@bash scripts/bench.sh quick
