@@ -162,8 +162,10 @@ func Catch(what string, g *Graph, build func() error) (err error) {
 	return nil
 }
 
-// cleanErr drops the Go stack trace that op.Scope appends to construction errors: the message, which
-// names the op, is what a user needs.
+// cleanErr keeps what a user needs of a TensorFlow error: it drops the Go stack trace that op.Scope
+// appends to construction errors (the message names the op) and the advice lines TensorFlow appends to
+// failed runs ("Hint: If you want to see a list of allocated tensors when OOM happens..."), which
+// mislead when the cause is, for example, a full disk.
 func cleanErr(err error) error {
 	if err == nil {
 		return nil
@@ -172,7 +174,14 @@ func cleanErr(err error) error {
 	if i := strings.Index(msg, " (Stacktrace:"); i >= 0 {
 		msg = msg[:i]
 	}
-	return errors.New(msg)
+	lines := strings.Split(strings.TrimRight(msg, "\n"), "\n")
+	kept := lines[:0]
+	for _, l := range lines {
+		if !strings.HasPrefix(strings.TrimSpace(l), "Hint:") {
+			kept = append(kept, l)
+		}
+	}
+	return errors.New(strings.TrimRight(strings.Join(kept, "\n"), "\n "))
 }
 
 // seedFor derives a per-variable seed from the graph seed and the variable's name, so initial values do

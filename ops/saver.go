@@ -1,9 +1,7 @@
 package ops
 
 import (
-	"errors"
 	"fmt"
-	"strings"
 
 	tf "github.com/galeone/tensorflow/tensorflow/go"
 	"github.com/galeone/tensorflow/tensorflow/go/op"
@@ -59,7 +57,7 @@ func (sv *Saver) SaveTo(sess *tf.Session, prefix string) error {
 		return err
 	}
 	if _, err := sess.Run(map[tf.Output]*tf.Tensor{sv.Filename: t}, nil, []*tf.Operation{sv.Save}); err != nil {
-		return fmt.Errorf("save checkpoint %s: %w", prefix, withoutHints(err))
+		return fmt.Errorf("save checkpoint %s: %w", prefix, cleanErr(err))
 	}
 	return nil
 }
@@ -74,17 +72,4 @@ func (sv *Saver) RestoreFrom(sess *tf.Session, prefix string) error {
 		return fmt.Errorf("restore checkpoint %s: %w", prefix, err)
 	}
 	return nil
-}
-
-// withoutHints drops the advice lines TensorFlow appends to failed runs ("Hint: If you want to see a
-// list of allocated tensors when OOM happens..."), which mislead when the cause is a full disk.
-func withoutHints(err error) error {
-	lines := strings.Split(strings.TrimRight(err.Error(), "\n"), "\n")
-	kept := lines[:0]
-	for _, l := range lines {
-		if !strings.HasPrefix(strings.TrimSpace(l), "Hint:") {
-			kept = append(kept, l)
-		}
-	}
-	return errors.New(strings.TrimRight(strings.Join(kept, "\n"), "\n "))
 }

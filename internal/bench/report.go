@@ -378,7 +378,7 @@ func (res *Results) rawSection(w func(string, ...any)) {
 }
 
 func oneLine(s string) string {
-	s = firstLine(s)
+	s, _, _ = strings.Cut(s, "\n")
 	if len(s) > 160 {
 		s = s[:160] + "…"
 	}

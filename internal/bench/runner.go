@@ -133,7 +133,7 @@ func (st *runState) measure(m *Meta, what string, f func() error) {
 	m.LoadAfter = LoadAverage()
 	status := "ok"
 	if m.Error != "" {
-		status = "FAILED: " + firstLine(m.Error)
+		status = "FAILED: " + strings.SplitN(m.Error, "\n", 2)[0]
 	}
 	st.logf("%s (%.0fs, load %.1f): %s", what, m.WallSeconds, m.LoadBefore, status)
 }
@@ -542,13 +542,4 @@ func verdict(r Ratio, higherGo bool) string {
 		return "Go ahead"
 	}
 	return "peer ahead"
-}
-
-func firstLine(s string) string {
-	for i, c := range s {
-		if c == '\n' {
-			return s[:i]
-		}
-	}
-	return s
 }
