@@ -42,6 +42,7 @@ demo: setup
 bench: setup pyenv
 	@bash scripts/bench.sh full
 	@bash scripts/bench-serve.sh
+	@bash scripts/bench-cluster.sh
 
 bench-quick: setup pyenv
 	@bash scripts/bench.sh quick

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/finegrain/finegrain/internal/tfserver"
 	"github.com/finegrain/finegrain/nets"
 	"github.com/finegrain/finegrain/pipeline/synth"
 	"github.com/finegrain/finegrain/weights/hub"
@@ -17,29 +18,20 @@ import (
 // its section and field (for example model.attention); the doc tags are the key reference that
 // configs/README.md shows. Defaults live in configs/defaults.yaml.
 type Config struct {
-	Model      ModelConfig      `yaml:"model" doc:"the network"`
+	// Model is the network, whose keys and rules are nets.Config's, and the weights it starts from,
+	// which are training's.
+	Model struct {
+		nets.Config  `yaml:",inline"`
+		Pretrained   string `yaml:"pretrained" doc:"weights to start from: a .pth, .bin or .safetensors file in torchvision's naming, or a known name (go run ./cmd/weights list), e.g. torchvision/resnet50.v2; empty trains from scratch"`
+		StrictImport bool   `yaml:"pretrained_strict" doc:"refuse a model.pretrained file whose backbone tensors are missing, unused or of the wrong shape; false accepts a partial load, listed in RUN/pretrained.json"`
+	} `yaml:"model" doc:"the network"`
 	Data       DataConfig       `yaml:"data" doc:"the dataset and its input pipeline"`
 	Train      TrainConfig      `yaml:"train" doc:"the optimisation"`
 	Checkpoint CheckpointConfig `yaml:"checkpoint" doc:"checkpoints in RUN/checkpoints"`
 	Log        LogConfig        `yaml:"log" doc:"progress output and logs"`
 	Runtime    RuntimeConfig    `yaml:"runtime" doc:"the TensorFlow session"`
+	Cluster    ClusterConfig    `yaml:"cluster" doc:"TensorFlow workers to train on (cmd/worker)"`
 	Run        RunConfig        `yaml:"run" doc:"the run directory"`
-}
-
-// ModelConfig selects the network (package nets).
-type ModelConfig struct {
-	Attention       string  `yaml:"attention" doc:"attention variant: none, fcn, ca, sa or csca"`
-	Depth           int     `yaml:"depth" doc:"ResNet depth: 18, 34, 50 or 101"`
-	NumClasses      int     `yaml:"num_classes" doc:"classifier outputs, at most 100000; 0 takes the dataset's class count (a different non-zero value is an error)"`
-	WidthMultiplier float64 `yaml:"width_multiplier" doc:"scales every channel count (1 = torchvision's widths; model.pretrained needs weights of the same width)"`
-	Pretrained      string  `yaml:"pretrained" doc:"weights to start from: a .pth, .bin or .safetensors file in torchvision's naming, or a known name (go run ./cmd/weights list), e.g. torchvision/resnet50.v2; empty trains from scratch"`
-	StrictImport    bool    `yaml:"pretrained_strict" doc:"refuse a model.pretrained file whose backbone tensors are missing, unused or of the wrong shape; false accepts a partial load, listed in RUN/pretrained.json"`
-	CSCAFusion      string  `yaml:"csca_fusion" doc:"csca only: parallel (one fused channel×spatial map) or sequential (CBAM order)"`
-	GateForm        string  `yaml:"gate_form" doc:"gate form: plain (F·M) or residual (F·(1+M))"`
-	GateInitLogit   float64 `yaml:"gate_init_logit" doc:"magnitude of every gate's logit at initialisation: gates start at σ(L) (plain) or 1+σ(−L) (residual); larger starts nearer identity with smaller gate gradients; 0 to 30"`
-	Reduction       int     `yaml:"reduction" doc:"channel-attention MLP reduction r, 1 to 1024"`
-	AttentionStages []int   `yaml:"attention_stages" doc:"ResNet stages (1-4) whose blocks carry the gate; an empty list is refused (leave the key out for every stage, or use model.attention: none)"`
-	Dropout         float64 `yaml:"dropout" doc:"dropout rate before the classifier, in [0, 1)"`
 }
 
 // DataConfig is the dataset and the input pipeline.
@@ -116,6 +108,16 @@ type RuntimeConfig struct {
 	IntraOpThreads int  `yaml:"intra_op_threads" doc:"threads inside one op, at most 1024; 0 = number of CPUs"`
 	InterOpThreads int  `yaml:"inter_op_threads" doc:"ops run concurrently, at most 1024; 0 = TensorFlow's choice"`
 	XLA            bool `yaml:"xla" doc:"XLA JIT compilation (on a CPU TensorFlow also needs TF_XLA_FLAGS=--tf_xla_cpu_global_jit in the environment)"`
+	// Devices and CPUDevices are data-parallel training in one process (PlacementOf).
+	Devices    []string `yaml:"devices" doc:"one training tower per device, e.g. [/device:GPU:0, /device:GPU:1]: train.batch_size is split evenly between them and their gradients averaged on the first; with cluster.workers, devices of every worker; empty = one tower where TensorFlow places it"`
+	CPUDevices int      `yaml:"cpu_devices" doc:"split this process's CPU into N TensorFlow devices /device:CPU:0 to N-1 (towers without GPUs, for tests), at most 64; 0 or 1 = one"`
+}
+
+// ClusterConfig is data-parallel training on TensorFlow servers (cmd/worker): the trainer keeps the input
+// pipeline and feeds every tower through the first worker.
+type ClusterConfig struct {
+	Workers           []string `yaml:"workers" doc:"host:port of each cmd/worker task, task 0 first: one tower per worker (and per runtime.devices entry), the variables and checkpoint writes on task 0; empty = train in this process"`
+	OperationTimeoutS float64  `yaml:"operation_timeout_s" doc:"with cluster.workers: a step or evaluation batch that waits longer than this many seconds for a worker stops the run, naming the worker and the resume command; 1 to 86400"`
 }
 
 // RunConfig names the run directory.
@@ -132,20 +134,13 @@ func (d DataConfig) SynthConfig() synth.Config {
 	return c
 }
 
-// NetConfig is the nets configuration of a model with numClasses outputs.
+// NetConfig is the network of model.* with numClasses outputs (model.num_classes 0 resolved), holding
+// no memory of c: nil and empty model.attention_stages kept apart, as nets reads nil as every stage
+// and an empty list as none.
 func (c *Config) NetConfig(numClasses int) nets.Config {
-	n := nets.DefaultConfig()
-	n.Attention = c.Model.Attention
-	n.Depth = c.Model.Depth
+	n := c.Model.Config
 	n.NumClasses = numClasses
-	n.WidthMultiplier = c.Model.WidthMultiplier
-	n.CSCAFusion = c.Model.CSCAFusion
-	n.GateForm = c.Model.GateForm
-	n.GateInitLogit = c.Model.GateInitLogit
-	n.Reduction = c.Model.Reduction
-	// A copy, nil and empty kept apart: nets reads nil as every stage and an empty list as none.
-	n.AttentionStages = slices.Clone(c.Model.AttentionStages)
-	n.Dropout = c.Model.Dropout
+	n.AttentionStages = slices.Clone(n.AttentionStages)
 	return n
 }
 
@@ -183,8 +178,6 @@ const (
 	maxBatch       = 65_536  // train.batch_size, train.eval_batch_size
 	maxBatchValues = 1 << 29 // one batch of input images as float32: 2 GiB; the pipeline holds a few
 	maxThreads     = 1024    // runtime.*_threads, data.workers
-	maxNumClasses  = 100_000 // model.num_classes (iNaturalist 2021 has 10,000)
-	maxReduction   = 1024    // model.reduction (past a stage's channels the MLP keeps one hidden unit)
 	maxResize      = 8192    // data.resize_size
 	maxPerClass    = 10_000  // data.synthetic.per_class
 	maxEverySteps  = 1 << 30 // log.every_steps
@@ -206,224 +199,264 @@ func (p problem) format(from string) string {
 	return fmt.Sprintf("%s: %s: %s", p.key, p.value, p.want)
 }
 
-// validate collects every problem of a decoded configuration; checkPaths also requires data.root and
-// model.pretrained to exist.
+// validate collects every problem of a decoded configuration, section by section; checkPaths also
+// requires data.root and model.pretrained to exist.
 func (c *Config) validate(checkPaths bool, stat func(string) error) []problem {
-	var p []problem
-	bad := func(key string, v any, want string) {
-		p = append(p, problem{key, quoteIfString(v), want})
-	}
-	oneOf := func(key, v string, allowed ...string) {
-		for _, a := range allowed {
-			if v == a {
-				return
-			}
-		}
-		bad(key, v, "want one of "+strings.Join(allowed, ", "))
-	}
-	// inRange checks an integer key against [lo, hi]; want says it in words.
-	inRange := func(key string, v, lo, hi int, want string) {
-		if v < lo || v > hi {
-			bad(key, v, want)
-		}
-	}
-	// batchValues bounds one batch of input images before the pipeline allocates it.
-	batchValues := func(key string, batch, size int) {
-		if batch < 1 || batch > maxBatch || size < 16 || size > 4096 {
-			return // reported for the key itself
-		}
-		if n := int64(batch) * int64(size) * int64(size) * 3; n > maxBatchValues {
-			bad(key, batch, fmt.Sprintf("a batch of %d images of %d×%d pixels is %d values (%.1f GiB as float32), more than %d (%.0f GiB): lower %s or data.image_size",
-				batch, size, size, n, float64(n)*4/gib, maxBatchValues, maxBatchValues*4/gib, key))
-		}
-	}
-
+	var p problemList
 	// Every float, alone or in a list, must be finite, whatever its key: this covers keys added later
 	// without a range check of their own. Keys reported here get no other message.
 	nonFinite := map[string]bool{}
 	root := reflect.ValueOf(c).Elem()
 	for _, k := range keySpecs() {
 		if f := root.FieldByIndex(k.Index); !finite(f) {
-			bad(k.Name, f.Interface(), errNotFinite.Error())
+			p.bad(k.Name, f.Interface(), errNotFinite.Error())
 			nonFinite[k.Name] = true
 		}
 	}
+	c.validateModel(&p, checkPaths)
+	c.validateData(&p, checkPaths, stat)
+	c.validateTrain(&p)
+	c.validateCheckpoint(&p)
+	c.validateLog(&p)
+	c.validateRuntime(&p)
+	c.validateCluster(&p)
+	if len(nonFinite) == 0 {
+		return p
+	}
+	kept := p[:0]
+	for _, q := range p {
+		if !nonFinite[q.key] || q.want == errNotFinite.Error() {
+			kept = append(kept, q)
+		}
+	}
+	return kept
+}
 
+// problemList collects the problems of a configuration, with the checks every section uses.
+type problemList []problem
+
+func (p *problemList) bad(key string, v any, want string) {
+	*p = append(*p, problem{key, quoteIfString(v), want})
+}
+
+func (p *problemList) oneOf(key, v string, allowed ...string) {
+	if !slices.Contains(allowed, v) {
+		p.bad(key, v, "want one of "+strings.Join(allowed, ", "))
+	}
+}
+
+// inRange checks an integer key against [lo, hi]; want says it in words.
+func (p *problemList) inRange(key string, v, lo, hi int, want string) {
+	if v < lo || v > hi {
+		p.bad(key, v, want)
+	}
+}
+
+// validateModel adds to the network's rules (nets.Config.Problems) what is about training:
+// model.num_classes 0 takes the dataset's count, an empty model.attention_stages is ambiguous in a file,
+// and model.pretrained must resolve.
+func (c *Config) validateModel(p *problemList, checkPaths bool) {
 	m := c.Model
-	oneOf("model.attention", m.Attention, nets.Variants()...)
-	switch m.Depth {
-	case 18, 34, 50, 101:
-	default:
-		bad("model.depth", m.Depth, "want 18, 34, 50 or 101")
+	for _, e := range m.Config.Problems() {
+		if e.Key != "model.num_classes" { // checked below, where 0 is allowed
+			*p = append(*p, problem{e.Key, e.Value, e.Want})
+		}
 	}
-	inRange("model.num_classes", m.NumClasses, 0, maxNumClasses, fmt.Sprintf("want 0 (from the dataset) or a count up to %d", maxNumClasses))
-	if !(m.WidthMultiplier > 0 && m.WidthMultiplier <= 16) {
-		bad("model.width_multiplier", m.WidthMultiplier, "want a value in (0, 16]")
-	}
-	oneOf("model.csca_fusion", m.CSCAFusion, "parallel", "sequential")
-	oneOf("model.gate_form", m.GateForm, "plain", "residual")
-	if !(m.GateInitLogit >= 0 && m.GateInitLogit <= nets.MaxGateInitLogit) {
-		bad("model.gate_init_logit", m.GateInitLogit, fmt.Sprintf("want a value in [0, %g]", nets.MaxGateInitLogit))
-	}
-	inRange("model.reduction", m.Reduction, 1, maxReduction, fmt.Sprintf("want 1 to %d", maxReduction))
+	p.inRange("model.num_classes", m.NumClasses, 0, nets.MaxNumClasses, fmt.Sprintf("want 0 (from the dataset) or a count up to %d", nets.MaxNumClasses))
 	// An empty list could mean "no stage" (as in nets.Config) or "the default, every stage" (as it did
 	// here once): neither reading is safe to guess, and both have a way to say them.
 	if len(m.AttentionStages) == 0 {
-		bad("model.attention_stages", m.AttentionStages, "an empty list is ambiguous: leave the key out (or list 1, 2, 3, 4) for gates in every stage, or set model.attention: none for no gates")
-	}
-	seen := map[int]bool{}
-	for _, st := range m.AttentionStages {
-		if st < 1 || st > 4 || seen[st] {
-			bad("model.attention_stages", m.AttentionStages, "want distinct stages among 1, 2, 3, 4")
-			break
-		}
-		seen[st] = true
-	}
-	if !(m.Dropout >= 0 && m.Dropout < 1) {
-		bad("model.dropout", m.Dropout, "want a rate in [0, 1)")
+		p.bad("model.attention_stages", m.AttentionStages, "an empty list is ambiguous: leave the key out (or list 1, 2, 3, 4) for gates in every stage, or set model.attention: none for no gates")
 	}
 	// Any width may start from weights of its own width (the protocol's ×0.5 pretraining); the strict
 	// import compares every shape and names a width mismatch.
-	if m.Pretrained != "" {
-		if checkPaths {
-			if _, _, err := hub.Resolve(m.Pretrained, ""); err != nil {
-				bad("model.pretrained", m.Pretrained, err.Error())
-			}
+	if m.Pretrained != "" && checkPaths {
+		if _, _, err := hub.Resolve(m.Pretrained, ""); err != nil {
+			p.bad("model.pretrained", m.Pretrained, err.Error())
 		}
 	}
+}
 
+func (c *Config) validateData(p *problemList, checkPaths bool, stat func(string) error) {
 	d := c.Data
-	oneOf("data.format", d.Format, "cub", "dogs", "cars", "folder", "synthetic")
+	p.oneOf("data.format", d.Format, "cub", "dogs", "cars", "folder", "synthetic")
 	if d.Root == "" {
-		p = append(p, problem{"data.root", "missing", "want the dataset directory"})
+		*p = append(*p, problem{"data.root", "missing", "want the dataset directory"})
 	} else if checkPaths && d.Format != "synthetic" {
 		if err := stat(d.Root); err != nil {
-			bad("data.root", d.Root, "directory not found")
+			p.bad("data.root", d.Root, "directory not found")
 		}
 	}
-	inRange("data.image_size", d.ImageSize, 16, 4096, "want 16 to 4096 pixels")
+	p.inRange("data.image_size", d.ImageSize, 16, 4096, "want 16 to 4096 pixels")
 	if d.ResizeSize != 0 && (d.ResizeSize < d.ImageSize || d.ResizeSize > maxResize) {
-		bad("data.resize_size", d.ResizeSize, fmt.Sprintf("want 0 or data.image_size (%d) to %d pixels", d.ImageSize, maxResize))
+		p.bad("data.resize_size", d.ResizeSize, fmt.Sprintf("want 0 or data.image_size (%d) to %d pixels", d.ImageSize, maxResize))
 	}
-	oneOf("data.train_crop", d.TrainCrop, "random", "random_resized")
+	p.oneOf("data.train_crop", d.TrainCrop, "random", "random_resized")
 	if !(d.Rotation >= 0 && d.Rotation <= 180) {
-		bad("data.rotation", d.Rotation, "want 0 to 180 degrees")
+		p.bad("data.rotation", d.Rotation, "want 0 to 180 degrees")
 	}
 	if len(d.ColorJitter) != 4 {
-		bad("data.color_jitter", d.ColorJitter, "want 4 values: brightness, contrast, saturation, hue")
+		p.bad("data.color_jitter", d.ColorJitter, "want 4 values: brightness, contrast, saturation, hue")
 	} else {
 		for i, v := range d.ColorJitter[:3] {
 			if !(v >= 0 && v <= 1) {
-				bad("data.color_jitter", d.ColorJitter, fmt.Sprintf("value %d (%g) wants 0 to 1", i+1, v))
+				p.bad("data.color_jitter", d.ColorJitter, fmt.Sprintf("value %d (%g) wants 0 to 1", i+1, v))
 			}
 		}
 		if h := d.ColorJitter[3]; !(h >= 0 && h <= 0.5) {
-			bad("data.color_jitter", d.ColorJitter, fmt.Sprintf("hue (%g) wants 0 to 0.5", h))
+			p.bad("data.color_jitter", d.ColorJitter, fmt.Sprintf("hue (%g) wants 0 to 0.5", h))
 		}
 	}
 	if !(d.ValFraction >= 0 && d.ValFraction < 1) {
-		bad("data.val_fraction", d.ValFraction, "want a fraction in [0, 1)")
+		p.bad("data.val_fraction", d.ValFraction, "want a fraction in [0, 1)")
 	}
 	if !(d.TestFraction >= 0 && d.TestFraction < 1) {
-		bad("data.test_fraction", d.TestFraction, "want 0 (the dataset's own test split) or a fraction in (0, 1)")
+		p.bad("data.test_fraction", d.TestFraction, "want 0 (the dataset's own test split) or a fraction in (0, 1)")
 	}
-	inRange("data.workers", d.Workers, 0, maxThreads, fmt.Sprintf("want 0 (number of CPUs) to %d", maxThreads))
+	p.inRange("data.workers", d.Workers, 0, maxThreads, fmt.Sprintf("want 0 (number of CPUs) to %d", maxThreads))
 	if d.Format == "synthetic" {
-		s := d.Synthetic
-		inRange("data.synthetic.classes", s.Classes, 2, synth.MaxClasses, fmt.Sprintf("want 2 to %d", synth.MaxClasses))
-		// Checked against classes clamped to its range, so a bad classes is not reported twice.
-		last := synth.MaxClasses - min(max(s.Classes, 2), synth.MaxClasses)
-		inRange("data.synthetic.first_class", s.FirstClass, 0, last,
-			fmt.Sprintf("want 0 to %d: the generator has %d species, and first_class + data.synthetic.classes (%d) must be at most %d", last, synth.MaxClasses, s.Classes, synth.MaxClasses))
-		inRange("data.synthetic.per_class", s.PerClass, 2, maxPerClass, fmt.Sprintf("want 2 to %d", maxPerClass))
-		if !(s.TrainFraction > 0 && s.TrainFraction < 1) {
-			bad("data.synthetic.train_fraction", s.TrainFraction, "want a fraction in (0, 1)")
-		}
-		inRange("data.synthetic.image_size", s.ImageSize, 32, 2048, "want 32 to 2048 pixels")
-		if !(s.Difficulty >= 0 && s.Difficulty <= 1) {
-			bad("data.synthetic.difficulty", s.Difficulty, "want 0 to 1")
-		}
+		c.validateSynthetic(p)
 	}
+}
 
-	t := c.Train
-	inRange("train.epochs", t.Epochs, 1, maxEpochs, fmt.Sprintf("want 1 to %d", maxEpochs))
-	inRange("train.batch_size", t.BatchSize, 1, maxBatch, fmt.Sprintf("want 1 to %d", maxBatch))
-	inRange("train.eval_batch_size", t.EvalBatchSize, 0, maxBatch, fmt.Sprintf("want 0 (= batch_size) to %d", maxBatch))
-	batchValues("train.batch_size", t.BatchSize, d.ImageSize)
-	if t.EvalBatchSize > 0 {
-		batchValues("train.eval_batch_size", t.EvalBatchSize, d.ImageSize)
+func (c *Config) validateSynthetic(p *problemList) {
+	s := c.Data.Synthetic
+	p.inRange("data.synthetic.classes", s.Classes, 2, synth.MaxClasses, fmt.Sprintf("want 2 to %d", synth.MaxClasses))
+	// Checked against classes clamped to its range, so a bad classes is not reported twice.
+	last := synth.MaxClasses - min(max(s.Classes, 2), synth.MaxClasses)
+	p.inRange("data.synthetic.first_class", s.FirstClass, 0, last,
+		fmt.Sprintf("want 0 to %d: the generator has %d species, and first_class + data.synthetic.classes (%d) must be at most %d", last, synth.MaxClasses, s.Classes, synth.MaxClasses))
+	p.inRange("data.synthetic.per_class", s.PerClass, 2, maxPerClass, fmt.Sprintf("want 2 to %d", maxPerClass))
+	if !(s.TrainFraction > 0 && s.TrainFraction < 1) {
+		p.bad("data.synthetic.train_fraction", s.TrainFraction, "want a fraction in (0, 1)")
 	}
-	oneOf("train.optimizer", t.Optimizer, "sgd", "adamw")
+	p.inRange("data.synthetic.image_size", s.ImageSize, 32, 2048, "want 32 to 2048 pixels")
+	if !(s.Difficulty >= 0 && s.Difficulty <= 1) {
+		p.bad("data.synthetic.difficulty", s.Difficulty, "want 0 to 1")
+	}
+}
+
+func (c *Config) validateTrain(p *problemList) {
+	t := c.Train
+	p.inRange("train.epochs", t.Epochs, 1, maxEpochs, fmt.Sprintf("want 1 to %d", maxEpochs))
+	p.inRange("train.batch_size", t.BatchSize, 1, maxBatch, fmt.Sprintf("want 1 to %d", maxBatch))
+	p.inRange("train.eval_batch_size", t.EvalBatchSize, 0, maxBatch, fmt.Sprintf("want 0 (= batch_size) to %d", maxBatch))
+	p.batchValues("train.batch_size", t.BatchSize, c.Data.ImageSize)
+	if t.EvalBatchSize > 0 {
+		p.batchValues("train.eval_batch_size", t.EvalBatchSize, c.Data.ImageSize)
+	}
+	p.oneOf("train.optimizer", t.Optimizer, "sgd", "adamw")
 	if !(t.LR > 0 && t.LR < 100) {
-		bad("train.lr", t.LR, "want a value in (0, 100)")
+		p.bad("train.lr", t.LR, "want a value in (0, 100)")
 	}
 	if !(t.BackboneLRMult >= 0 && t.BackboneLRMult <= 10) {
-		bad("train.backbone_lr_mult", t.BackboneLRMult, "want 0 to 10")
+		p.bad("train.backbone_lr_mult", t.BackboneLRMult, "want 0 to 10")
 	}
 	if !(t.Momentum >= 0 && t.Momentum < 1) {
-		bad("train.momentum", t.Momentum, "want a value in [0, 1)")
+		p.bad("train.momentum", t.Momentum, "want a value in [0, 1)")
 	}
 	if t.Nesterov && t.Momentum == 0 {
-		bad("train.nesterov", t.Nesterov, "wants train.momentum > 0")
+		p.bad("train.nesterov", t.Nesterov, "wants train.momentum > 0")
 	}
 	if !(t.WeightDecay >= 0 && t.WeightDecay < 1) {
-		bad("train.weight_decay", t.WeightDecay, "want a value in [0, 1)")
+		p.bad("train.weight_decay", t.WeightDecay, "want a value in [0, 1)")
 	}
 	if !(t.Beta1 >= 0 && t.Beta1 < 1) {
-		bad("train.beta1", t.Beta1, "want a value in [0, 1)")
+		p.bad("train.beta1", t.Beta1, "want a value in [0, 1)")
 	}
 	if !(t.Beta2 >= 0 && t.Beta2 < 1) {
-		bad("train.beta2", t.Beta2, "want a value in [0, 1)")
+		p.bad("train.beta2", t.Beta2, "want a value in [0, 1)")
 	}
 	if !(t.Epsilon > 0 && t.Epsilon < 1) {
-		bad("train.epsilon", t.Epsilon, "want a value in (0, 1)")
+		p.bad("train.epsilon", t.Epsilon, "want a value in (0, 1)")
 	}
-	oneOf("train.schedule", t.Schedule, "cosine", "step", "constant")
+	p.oneOf("train.schedule", t.Schedule, "cosine", "step", "constant")
 	if !(t.WarmupEpochs >= 0 && t.WarmupEpochs <= maxEpochs) {
-		bad("train.warmup_epochs", t.WarmupEpochs, fmt.Sprintf("want 0 to %d (a warm-up longer than train.epochs never reaches train.lr)", maxEpochs))
+		p.bad("train.warmup_epochs", t.WarmupEpochs, fmt.Sprintf("want 0 to %d (a warm-up longer than train.epochs never reaches train.lr)", maxEpochs))
 	}
 	prev := 0.0
 	for _, m := range t.Milestones {
 		if !(m > prev && m <= maxEpochs) {
-			bad("train.milestones", t.Milestones, fmt.Sprintf("want increasing positive epochs up to %d", maxEpochs))
+			p.bad("train.milestones", t.Milestones, fmt.Sprintf("want increasing positive epochs up to %d", maxEpochs))
 			break
 		}
 		prev = m
 	}
 	if !(t.Gamma > 0 && t.Gamma <= 1) {
-		bad("train.gamma", t.Gamma, "want a value in (0, 1]")
+		p.bad("train.gamma", t.Gamma, "want a value in (0, 1]")
 	}
 	if !(t.MinLRFactor >= 0 && t.MinLRFactor <= 1) {
-		bad("train.min_lr_factor", t.MinLRFactor, "want 0 to 1")
+		p.bad("train.min_lr_factor", t.MinLRFactor, "want 0 to 1")
 	}
 	if !(t.LabelSmoothing >= 0 && t.LabelSmoothing < 1) {
-		bad("train.label_smoothing", t.LabelSmoothing, "want a value in [0, 1)")
+		p.bad("train.label_smoothing", t.LabelSmoothing, "want a value in [0, 1)")
 	}
 	if !(t.ClipGradNorm >= 0) {
-		bad("train.clip_grad_norm", t.ClipGradNorm, "want 0 (off) or a positive norm")
+		p.bad("train.clip_grad_norm", t.ClipGradNorm, "want 0 (off) or a positive norm")
 	}
-	oneOf("train.selection", t.Selection, "best_val", "last")
-	if t.Selection == "best_val" && d.ValFraction == 0 {
-		bad("train.selection", t.Selection, "needs data.val_fraction > 0 (or use last)")
+	p.oneOf("train.selection", t.Selection, "best_val", "last")
+	if t.Selection == "best_val" && c.Data.ValFraction == 0 {
+		p.bad("train.selection", t.Selection, "needs data.val_fraction > 0 (or use last)")
 	}
-	inRange("train.eval_every_epochs", t.EvalEveryEpochs, 1, maxEpochs, fmt.Sprintf("want 1 to %d", maxEpochs))
-	inRange("checkpoint.keep", c.Checkpoint.Keep, 1, maxEpochs, fmt.Sprintf("want 1 to %d", maxEpochs))
-	inRange("checkpoint.every_epochs", c.Checkpoint.EveryEpochs, 1, maxEpochs, fmt.Sprintf("want 1 to %d", maxEpochs))
-	inRange("log.every_steps", c.Log.EverySteps, 0, maxEverySteps, fmt.Sprintf("want 0 to %d", maxEverySteps))
-	inRange("log.cam_images", c.Log.CAMImages, 0, 64, "want 0 to 64")
-	inRange("runtime.intra_op_threads", c.Runtime.IntraOpThreads, 0, maxThreads, fmt.Sprintf("want 0 (number of CPUs) to %d", maxThreads))
-	inRange("runtime.inter_op_threads", c.Runtime.InterOpThreads, 0, maxThreads, fmt.Sprintf("want 0 (TensorFlow's choice) to %d", maxThreads))
+	p.inRange("train.eval_every_epochs", t.EvalEveryEpochs, 1, maxEpochs, fmt.Sprintf("want 1 to %d", maxEpochs))
+}
 
-	if len(nonFinite) > 0 {
-		kept := p[:0]
-		for _, q := range p {
-			if !nonFinite[q.key] || q.want == errNotFinite.Error() {
-				kept = append(kept, q)
+// batchValues bounds one batch of input images before the pipeline allocates it.
+func (p *problemList) batchValues(key string, batch, size int) {
+	if batch < 1 || batch > maxBatch || size < 16 || size > 4096 {
+		return // reported for the key itself
+	}
+	if n := int64(batch) * int64(size) * int64(size) * 3; n > maxBatchValues {
+		p.bad(key, batch, fmt.Sprintf("a batch of %d images of %d×%d pixels is %d values (%.1f GiB as float32), more than %d (%.0f GiB): lower %s or data.image_size",
+			batch, size, size, n, float64(n)*4/gib, maxBatchValues, maxBatchValues*4/gib, key))
+	}
+}
+
+func (c *Config) validateCheckpoint(p *problemList) {
+	p.inRange("checkpoint.keep", c.Checkpoint.Keep, 1, maxEpochs, fmt.Sprintf("want 1 to %d", maxEpochs))
+	p.inRange("checkpoint.every_epochs", c.Checkpoint.EveryEpochs, 1, maxEpochs, fmt.Sprintf("want 1 to %d", maxEpochs))
+}
+
+func (c *Config) validateLog(p *problemList) {
+	p.inRange("log.every_steps", c.Log.EverySteps, 0, maxEverySteps, fmt.Sprintf("want 0 to %d", maxEverySteps))
+	p.inRange("log.cam_images", c.Log.CAMImages, 0, 64, "want 0 to 64")
+}
+
+func (c *Config) validateRuntime(p *problemList) {
+	p.inRange("runtime.intra_op_threads", c.Runtime.IntraOpThreads, 0, maxThreads, fmt.Sprintf("want 0 (number of CPUs) to %d", maxThreads))
+	p.inRange("runtime.inter_op_threads", c.Runtime.InterOpThreads, 0, maxThreads, fmt.Sprintf("want 0 (TensorFlow's choice) to %d", maxThreads))
+	p.inRange("runtime.cpu_devices", c.Runtime.CPUDevices, 0, maxCPUDevices, fmt.Sprintf("want 0 (one device) to %d", maxCPUDevices))
+	for _, d := range c.Runtime.Devices {
+		if strings.TrimSpace(d) == "" {
+			p.bad("runtime.devices", c.Runtime.Devices, "an empty device name; want names like /device:GPU:0")
+			break
+		}
+	}
+}
+
+// maxCPUDevices bounds runtime.cpu_devices: one device per core at most is all a test needs.
+const maxCPUDevices = 64
+
+// validateCluster checks the worker list and that train.batch_size splits evenly into the towers.
+func (c *Config) validateCluster(p *problemList) {
+	if len(c.Cluster.Workers) > 0 && !(c.Cluster.OperationTimeoutS >= 1 && c.Cluster.OperationTimeoutS <= 86400) {
+		p.bad("cluster.operation_timeout_s", c.Cluster.OperationTimeoutS, "want 1 to 86400 seconds")
+	}
+	if len(c.Cluster.Workers) > 0 {
+		if _, err := tfserver.ParseCluster(strings.Join(c.Cluster.Workers, ",")); err != nil {
+			p.bad("cluster.workers", c.Cluster.Workers, err.Error())
+			return
+		}
+		for _, d := range c.Runtime.Devices {
+			if _, _, err := localDevice(d); err != nil {
+				p.bad("runtime.devices", c.Runtime.Devices, err.Error())
+				return
 			}
 		}
-		p = kept
 	}
-	return p
+	if n := max(1, len(c.Runtime.Devices)) * max(1, len(c.Cluster.Workers)); n > 1 && c.Train.BatchSize%n != 0 {
+		p.bad("train.batch_size", c.Train.BatchSize, fmt.Sprintf("want a multiple of the %d towers (runtime.devices × cluster.workers), each taking an equal share", n))
+	}
 }
 
 // finite reports whether a float field, or every float of a list field, is finite; other fields are.

@@ -2,12 +2,9 @@ package train
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	tf "github.com/galeone/tensorflow/tensorflow/go"
-	pb "github.com/galeone/tensorflow/tensorflow/go/core/protobuf/for_core_protos_go_proto"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/finegrain/finegrain/ops"
 )
@@ -20,46 +17,35 @@ func SessionConfig(cfg *Config) ops.SessionConfig {
 	}
 	sc.InterOpThreads = cfg.Runtime.InterOpThreads
 	sc.XLA = cfg.Runtime.XLA
+	sc.CPUDevices = cfg.Runtime.CPUDevices
 	return sc
 }
 
-// NewSession opens a session on g for cfg. train.mixed_precision turns on TensorFlow's automatic mixed
-// precision rewrite (float16 compute on GPUs). train.deterministic sets TF_DETERMINISTIC_OPS=1 in the
-// process environment, where TensorFlow reads it once, before the first op runs: it selects
-// deterministic kernels (and makes ops without one fail instead of silently varying).
+// NewSession opens a training session on g for cfg: the runtime section's settings plus the training
+// section's train.mixed_precision (TensorFlow's automatic mixed precision rewrite, float16 compute on
+// GPUs) and train.deterministic (deterministic kernels, which the process's environment must already
+// ask for: cmd/train sets it; see ops.SessionConfig.Deterministic).
 func NewSession(cfg *Config, g *tf.Graph) (*tf.Session, error) {
-	if cfg.Train.Deterministic {
-		if err := os.Setenv("TF_DETERMINISTIC_OPS", "1"); err != nil {
-			return nil, fmt.Errorf("train.deterministic: %w", err)
-		}
-	}
-	opts, err := SessionConfig(cfg).Options()
+	sc := SessionConfig(cfg)
+	sc.MixedPrecision = cfg.Train.MixedPrecision
+	sc.Deterministic = cfg.Train.Deterministic
+	pl, err := PlacementOf(cfg)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Train.MixedPrecision {
-		cp := &pb.ConfigProto{}
-		if err := proto.Unmarshal(opts.Config, cp); err != nil {
-			return nil, fmt.Errorf("session config: %w", err)
-		}
-		if cp.GraphOptions == nil {
-			cp.GraphOptions = &pb.GraphOptions{}
-		}
-		if cp.GraphOptions.RewriteOptions == nil {
-			cp.GraphOptions.RewriteOptions = &pb.RewriterConfig{}
-		}
-		cp.GraphOptions.RewriteOptions.AutoMixedPrecision = pb.RewriterConfig_ON
-		if opts.Config, err = proto.Marshal(cp); err != nil {
-			return nil, fmt.Errorf("session config: %w", err)
-		}
+	var sess *tf.Session
+	if len(pl.Workers) == 0 {
+		sess, err = sc.NewSession(g)
+	} else {
+		sess, err = newClusterSession(sc, pl, cfg.Cluster.OperationTimeoutS, g)
 	}
-	sess, err := tf.NewSession(g, opts)
-	if err != nil {
-		return nil, fmt.Errorf("new session: %w", err)
+	if err != nil && sc.Deterministic && !ops.DeterministicKernels() {
+		return nil, fmt.Errorf("train.deterministic: %w", err)
 	}
-	return sess, nil
+	return sess, err
 }
 
+// hasGPU reports whether sess sees a GPU device.
 func hasGPU(sess *tf.Session) bool {
 	devs, err := sess.ListDevices()
 	if err != nil {

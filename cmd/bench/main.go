@@ -62,8 +62,9 @@ func run() error {
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: bench [-mode quick|full] [-out FILE.json] [-md FILE.md] [-python PATH|none] [flags]
 
-Measures this project against TensorFlow's Python peers on this machine, writes the results to
-bench/results.json (keys it does not write are kept) and its tables into BENCHMARKS.md between
+Measures this project against its TensorFlow peers (Keras, Python TensorFlow, tf.data) on this machine.
+
+Writes the results to bench/results.json (keys it does not write are kept) and its tables into BENCHMARKS.md between
 <!-- bench:begin --> and <!-- bench:end -->; a full run also appends its line to the table of runs
 between <!-- bench-runs:begin --> and <!-- bench-runs:end -->. The rest of the file is hand-written.
 
