@@ -86,6 +86,23 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fl.StringVar(&o.out, "out", "bench/results.json", "JSON `file` to merge the serve_* keys into (\"\": none)")
 	fl.StringVar(&o.md, "md", "BENCHMARKS.md", "Markdown `file` whose serve section is replaced (\"\": none)")
 	fl.Uint64Var(&o.seed, "seed", 1, "seed of the request images")
+	fl.Usage = func() {
+		fmt.Fprint(stderr, `Usage: serveload -serve BINARY [-model DIR] [-clients N] [-requests N] [-pairs N] [flags]
+
+Measures cmd/serve under load on loopback against a Python server over the same SavedModel.
+
+Rounds alternate Go without batching, Python, Go with batching, Python; the per-pair ratios' medians,
+p50/p95/p99 latency and images/s go to bench/results.json (serve_* keys) and BENCHMARKS.md's serve
+section. scripts/bench-serve.sh builds cmd/serve and runs this (make bench).
+
+Examples:
+  go run ./cmd/serveload -serve bench/out/serve
+  go run ./cmd/serveload -serve bench/out/serve -model models/birds/1 -clients 16 -out "" -md ""
+
+Flags:
+`)
+		fl.PrintDefaults()
+	}
 	if err := fl.Parse(args); err != nil {
 		return nil, err
 	}
