@@ -6,12 +6,11 @@
 //
 // # What tfgo does here, and what it does not
 //
-// Ops are named through tfgo: Scope.Op is tg.NewScope, a fresh uniquely named scope per op, so every
-// op.X(s.Op(), ...) call is named without bookkeeping. Op names are all it touches: variables are named
-// by their paths (layer3/2/ca/fc1/kernel), which checkpoints, weight import and SavedModel signatures
-// use, so a checkpoint written before ops named its ops this way still restores. The op names carry
-// tfgo's process-wide counter (input_N), so two graphs built in one process name their ops differently;
-// nothing looks ops up by name.
+// Op naming is not tfgo's. tg.NewScope numbers scopes with one counter for the whole process
+// (input_N), so a graph's op names, and its GraphDef, would depend on what the process built before it.
+// Scope.Op therefore gives each op a scope unique within its graph (op, op_1, ...), so op.X(s.Op(), ...)
+// needs no bookkeeping and a model's GraphDef is the same in every process. Variables are named by their paths
+// (layer3/2/ca/fc1/kernel), which checkpoints, weight import and SavedModel signatures use.
 //
 // Element-wise arithmetic that reads left to right is written as tfgo Tensor chains (Scope.Tensor): the
 // gates' x·σ(z) and x·(1+σ(z)), the composed batch norm (x−m)·rsqrt(v+ε)·γ+β, the residual additions,

@@ -81,17 +81,24 @@ func (s *Scope) Sub(name string) *Scope {
 	return &Scope{g: s.g, s: s.s.SubScope(name), path: p, training: s.training, head: s.head}
 }
 
-// Op returns a new, uniquely named op scope under this scope, tfgo's (tg.NewScope), for calling the op
-// wrappers directly: op.X(s.Op(), ...). The wrappers name an op by its type alone, so each op gets a
-// scope of its own. Only op names depend on it, never variable names (those are paths, see Variable),
-// so checkpoints and SavedModel signatures do not see it.
-func (s *Scope) Op() *op.Scope { return tg.NewScope(s.s) }
+// Op returns a new, uniquely named op scope under this scope (op, op_1, ...), for calling the op wrappers
+// directly: op.X(s.Op(), ...). The wrappers name an op by its type alone, so each op gets a scope of its
+// own. The names are unique per graph, not per process: tfgo's tg.NewScope numbers scopes with one
+// counter for the whole process, so a graph's op names, and its GraphDef, would depend on what the
+// process built before it; with per-graph names the same model gives the same GraphDef in every
+// process. Op names never reach variable names (those are paths, see Variable), checkpoints or
+// SavedModel signatures.
+func (s *Scope) Op() *op.Scope { return s.s.SubScope("op") }
 
 // Tensor starts a tfgo Tensor chain on x under a new op scope, for element-wise arithmetic that reads
 // left to right: s.Tensor(x).Mul(m).Add(b).Output. The chain's methods modify the Tensor in place, so a
 // Tensor used twice must be Cloned first; the chain panics on a construction error, which Catch turns
-// into an error.
-func (s *Scope) Tensor(x tf.Output) *tg.Tensor { return tg.NewTensor(s.Op(), x) }
+// into an error. The Tensor is made here rather than by tg.NewTensor, whose scope comes from tfgo's
+// process-wide counter (see Op); Clone still uses that counter, so graph code does not call it.
+func (s *Scope) Tensor(x tf.Output) *tg.Tensor {
+	sc := s.Op()
+	return &tg.Tensor{Root: sc, Path: sc, Output: op.Identity(sc.SubScope("Identity"), x)}
+}
 
 // Graph is the graph this scope builds.
 func (s *Scope) Graph() *Graph { return s.g }

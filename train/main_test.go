@@ -15,5 +15,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// TensorFlow gives every session in a process the intra-op thread pool of the first one unless
+	// this is set; TestClusterTraining compares in-process towers with workers running one thread, which
+	// needs the in-process sessions to run with their own runtime.intra_op_threads too.
+	if err := os.Setenv("TF_OVERRIDE_GLOBAL_THREADPOOL", "1"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	os.Exit(m.Run())
 }
