@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"testing"
 
 	tf "github.com/galeone/tensorflow/tensorflow/go"
 	"github.com/galeone/tensorflow/tensorflow/go/op"
@@ -151,4 +152,49 @@ func tinyData(cfg *Config) *Data {
 	l := d.Loader.(*memLoader)
 	l.batch, l.eval = cfg.Train.BatchSize, cfg.Train.EvalBatch()
 	return d
+}
+
+// mixedPrecisionRun builds tinyConfig's AdamW training graph with mixed precision and no dropout, opens
+// and initialises its session (closed when the test ends); snapshot reads every trainable variable and
+// optimiser slot, to show whether a step changed them.
+func mixedPrecisionRun(t *testing.T) (cfg *Config, tg *Graph, sess *tf.Session, snapshot func() [][]float32) {
+	t.Helper()
+	cfg = tinyConfig(t.TempDir())
+	cfg.Train.MixedPrecision = true
+	cfg.Train.Optimizer = "adamw"
+	cfg.Model.Dropout = 0
+	tg, err := BuildGraph(cfg, 4, tinyNet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.AddOptimizer(cfg.Train, nil); err != nil {
+		t.Fatal(err)
+	}
+	sess, err = NewSession(cfg, tg.G.TF())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sess.Close() })
+	if _, err := sess.Run(nil, nil, []*tf.Operation{tg.G.InitOp()}); err != nil {
+		t.Fatal(err)
+	}
+	var vars []tf.Output
+	for _, v := range tg.trainables {
+		vars = append(vars, v.Value)
+	}
+	for _, v := range tg.Opt.Slots {
+		vars = append(vars, v.Value)
+	}
+	snapshot = func() [][]float32 {
+		out, err := sess.Run(nil, vars, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vals := make([][]float32, len(out))
+		for i, o := range out {
+			vals[i] = flat32(o)
+		}
+		return vals
+	}
+	return cfg, tg, sess, snapshot
 }

@@ -6,8 +6,6 @@ import (
 	"math"
 	"slices"
 	"testing"
-
-	tf "github.com/galeone/tensorflow/tensorflow/go"
 )
 
 // TestLossScaler drives dynamic loss scaling with injected overflows: an overflow halves the scale
@@ -75,47 +73,11 @@ func TestOverflowSkipsStep(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs a training graph")
 	}
-	cfg := tinyConfig(t.TempDir())
-	cfg.Train.MixedPrecision = true
-	cfg.Train.Optimizer = "adamw"
-	cfg.Model.Dropout = 0
-	tg, err := BuildGraph(cfg, 4, tinyNet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tg.AddOptimizer(cfg.Train, nil); err != nil {
-		t.Fatal(err)
-	}
-	sess, err := NewSession(cfg, tg.G.TF())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sess.Close()
-	if _, err := sess.Run(nil, nil, []*tf.Operation{tg.G.InitOp()}); err != nil {
-		t.Fatal(err)
-	}
+	cfg, tg, sess, snapshot := mixedPrecisionRun(t)
 	data := tinyData(cfg)
 	overflow := 2 * float64(math.MaxFloat32) // +Inf once fed as float32
 	r := &runner{cfg: cfg, tg: tg, sess: sess, data: data, sched: NewSchedule(cfg.Train, 4),
 		st: &State{LossScale: overflow}, prog: NewProgress(io.Discard, true, 0, 1)}
-	var vars []tf.Output
-	for _, v := range tg.trainables {
-		vars = append(vars, v.Value)
-	}
-	for _, v := range tg.Opt.Slots {
-		vars = append(vars, v.Value)
-	}
-	snapshot := func() [][]float32 {
-		out, err := sess.Run(nil, vars, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		vals := make([][]float32, len(out))
-		for i, o := range out {
-			vals[i] = flat32(o)
-		}
-		return vals
-	}
 	it, err := data.Loader.Train(context.Background(), data.Train, 1, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -18,46 +18,10 @@ import (
 // pixel stands in for a float16 overflow): the step must report it and leave every variable and
 // optimiser slot as it was; a clean batch then applies an update.
 func TestLossScalingSkipsNonFiniteSteps(t *testing.T) {
-	cfg := tinyConfig(t.TempDir())
-	cfg.Train.MixedPrecision = true
-	cfg.Train.Optimizer = "adamw"
-	cfg.Model.Dropout = 0
-	tg, err := BuildGraph(cfg, 4, tinyNet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tg.AddOptimizer(cfg.Train, nil); err != nil {
-		t.Fatal(err)
-	}
-	sess, err := NewSession(cfg, tg.G.TF())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sess.Close()
-	if _, err := sess.Run(nil, nil, []*tf.Operation{tg.G.InitOp()}); err != nil {
-		t.Fatal(err)
-	}
+	cfg, tg, sess, snapshot := mixedPrecisionRun(t)
 	data := tinyData(cfg)
 	it, _ := data.Loader.Train(context.Background(), data.Train, 1, 0)
 	b, _ := it.Next()
-	var trainables []tf.Output
-	for _, v := range tg.trainables {
-		trainables = append(trainables, v.Value)
-	}
-	for _, v := range tg.Opt.Slots {
-		trainables = append(trainables, v.Value)
-	}
-	snapshot := func() [][]float32 {
-		out, err := sess.Run(nil, trainables, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var vals [][]float32
-		for _, o := range out {
-			vals = append(vals, flat32(o))
-		}
-		return vals
-	}
 	clean := b.Images[0]
 	step := func(scale float32, poison bool) bool {
 		feeds := map[tf.Output]*tf.Tensor{}

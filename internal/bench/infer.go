@@ -30,7 +30,7 @@ type InferSpec struct {
 // Net is the network configuration of the model the spec exports.
 func (s InferSpec) Net() nets.Config {
 	n := nets.DefaultConfig()
-	setString(&n.Attention, s.Attention)
+	n.Attention = nets.Attention(s.Attention)
 	n.Depth, n.NumClasses = s.Depth, s.Classes
 	return n
 }
@@ -143,7 +143,3 @@ func InferGo(ctx context.Context, spec InferSpec, turns Turns) (*InferResult, er
 	}
 	return res, nil
 }
-
-// setString sets a string-kinded field from a plain string, whether the field's type is string or a
-// named vocabulary type such as an attention variant.
-func setString[T ~string](dst *T, s string) { *dst = T(s) }

@@ -48,7 +48,7 @@ type TrainResult struct {
 // no label smoothing, one learning rate for every variable).
 func (s TrainSpec) TrainConfig() *train.Config {
 	cfg := train.Default()
-	setString(&cfg.Model.Attention, s.Attention)
+	cfg.Model.Attention = nets.Attention(s.Attention)
 	cfg.Model.Depth = s.Depth
 	cfg.Model.NumClasses = s.Classes
 	cfg.Data.Root = "random-batch" // never read: the benchmark feeds a fixed random batch
