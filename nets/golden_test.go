@@ -15,7 +15,6 @@ import (
 	"testing"
 
 	tf "github.com/galeone/tensorflow/tensorflow/go"
-	"github.com/galeone/tensorflow/tensorflow/go/op"
 
 	"github.com/finegrain/finegrain/ops"
 )
@@ -171,37 +170,8 @@ func compareGoldenClose(t *testing.T, got, want golden) {
 // averages after the training step's updates.
 func computeGolden(t *testing.T, cfg Config) golden {
 	t.Helper()
-	g := ops.NewGraph(3)
-	var train, eval Outputs
-	var loss tf.Output
-	var grads []tf.Output
-	var updates []*tf.Operation
-	var images, labels tf.Output
-	err := ops.Catch("golden", g, func() error {
-		root := g.Root()
-		images = op.Placeholder(root.SubScope("images"), tf.Float, op.PlaceholderShape(tf.MakeShape(2, 64, 64, 3)))
-		labels = op.Const(root.SubScope("labels"), []int32{1, 3})
-		th := g.Head("train", true)
-		var err error
-		if train, err = Build(th, images, cfg); err != nil {
-			return err
-		}
-		if eval, err = Build(g.Head("eval", false), images, cfg); err != nil {
-			return err
-		}
-		loss = ops.SoftmaxCrossEntropy(th, train.Logits, labels, cfg.NumClasses, 0.1)
-		vars := g.Trainable()
-		values := make([]tf.Output, len(vars))
-		for i, v := range vars {
-			values[i] = v.Value
-		}
-		grads = op.Gradients(root.SubScope("gradients"), []tf.Output{loss}, values)
-		updates = th.Updates()
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	heads := buildTwoHeads(t, 3, cfg, 0.1)
+	g, train, eval, loss, grads, updates := heads.g, heads.train, heads.eval, heads.loss, heads.grads, heads.updates
 	sess, err := ops.SessionConfig{IntraOpThreads: 1, InterOpThreads: 1}.NewSession(g.TF())
 	if err != nil {
 		t.Fatal(err)
@@ -212,18 +182,8 @@ func computeGolden(t *testing.T, cfg Config) golden {
 	}
 	rng := rand.New(rand.NewPCG(13, 3))
 	perturbVariables(t, sess, g, rng)
-	pixels := make([]float32, 2*64*64*3)
-	for i := range pixels {
-		pixels[i] = float32(rng.IntN(256))
-	}
-	x, err := tf.NewTensor(pixels)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := x.Reshape([]int64{2, 64, 64, 3}); err != nil {
-		t.Fatal(err)
-	}
-	feeds := map[tf.Output]*tf.Tensor{images: x}
+	x := randomImages(t, rng)
+	feeds := map[tf.Output]*tf.Tensor{heads.images: x}
 	out := golden{Outputs: map[string][]string{}, Sums: map[string]goldenSum{}}
 	res, err := sess.Run(feeds, []tf.Output{eval.Logits, eval.CAM}, nil)
 	if err != nil {

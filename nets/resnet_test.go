@@ -107,39 +107,18 @@ func TestTrainStep(t *testing.T) {
 }
 
 func trainStep(t *testing.T, cfg Config) {
-	g := ops.NewGraph(2)
-	var train, eval Outputs
-	var loss tf.Output
-	var grads []tf.Output
+	h := buildTwoHeads(t, 2, cfg, 0)
+	g, loss, grads, eval := h.g, h.loss, h.grads, h.eval
 	var step []*tf.Operation
-	var images, labels tf.Output
-	err := ops.Catch("train step", g, func() error {
+	if err := ops.Catch("sgd step", g, func() error {
 		root := g.Root()
-		images = op.Placeholder(root.SubScope("images"), tf.Float, op.PlaceholderShape(tf.MakeShape(2, 64, 64, 3)))
-		labels = op.Const(root.SubScope("labels"), []int32{1, 3})
-		th := g.Head("train", true)
-		var err error
-		if train, err = Build(th, images, cfg); err != nil {
-			return err
-		}
-		if eval, err = Build(g.Head("eval", false), images, cfg); err != nil {
-			return err
-		}
-		loss = ops.SoftmaxCrossEntropy(th, train.Logits, labels, cfg.NumClasses, 0)
-		vars := g.Trainable()
-		values := make([]tf.Output, len(vars))
-		for i, v := range vars {
-			values[i] = v.Value
-		}
-		grads = op.Gradients(root, []tf.Output{loss}, values)
 		lr := op.Const(root.SubScope("lr"), float32(0.01))
-		for i, v := range vars {
+		for i, v := range g.Trainable() {
 			step = append(step, op.ResourceApplyGradientDescent(root.SubScope("sgd"), v.Handle, lr, grads[i]))
 		}
-		step = append(step, th.Updates()...)
+		step = append(step, h.updates...)
 		return nil
-	})
-	if err != nil {
+	}); err != nil {
 		t.Fatal(err)
 	}
 	sess, err := ops.DefaultSessionConfig().NewSession(g.TF())
@@ -150,16 +129,8 @@ func trainStep(t *testing.T, cfg Config) {
 	if _, err := sess.Run(nil, nil, []*tf.Operation{g.InitOp()}); err != nil {
 		t.Fatal(err)
 	}
-	rng := rand.New(rand.NewPCG(3, 4))
-	x := make([]float32, 2*64*64*3)
-	for i := range x {
-		x[i] = float32(rng.IntN(256))
-	}
-	xt, _ := tf.NewTensor(x)
-	if err := xt.Reshape([]int64{2, 64, 64, 3}); err != nil {
-		t.Fatal(err)
-	}
-	feeds := map[tf.Output]*tf.Tensor{images: xt}
+	xt := randomImages(t, rand.New(rand.NewPCG(3, 4)))
+	feeds := map[tf.Output]*tf.Tensor{h.images: xt}
 	// Dropout draws its mask from the head's step seed; keep it fixed so both losses see the same mask.
 	mean := g.Lookup("layer1/0/bn1/moving_mean").Value
 	before, err := sess.Run(feeds, append([]tf.Output{loss, mean}, grads...), nil)
@@ -421,4 +392,64 @@ func checked(name string, attention Attention) bool {
 		return true
 	}
 	return strings.HasPrefix(name, "layer3/1/"+string(attention)+"/")
+}
+
+// twoHeads is a model with a training and an inference head on the same variables, over a placeholder
+// batch of two 64×64 images labelled 1 and 3, with the training head's loss, the gradients of every
+// trainable variable (in g.Trainable's order) and the training head's batch-norm updates.
+type twoHeads struct {
+	g            *ops.Graph
+	images, loss tf.Output
+	train, eval  Outputs
+	grads        []tf.Output
+	updates      []*tf.Operation
+}
+
+// buildTwoHeads builds cfg as twoHeads in a graph seeded with seed; the loss uses label smoothing.
+func buildTwoHeads(t *testing.T, seed int64, cfg Config, smoothing float64) twoHeads {
+	t.Helper()
+	h := twoHeads{g: ops.NewGraph(seed)}
+	err := ops.Catch("two heads", h.g, func() error {
+		root := h.g.Root()
+		h.images = op.Placeholder(root.SubScope("images"), tf.Float, op.PlaceholderShape(tf.MakeShape(2, 64, 64, 3)))
+		labels := op.Const(root.SubScope("labels"), []int32{1, 3})
+		th := h.g.Head("train", true)
+		var err error
+		if h.train, err = Build(th, h.images, cfg); err != nil {
+			return err
+		}
+		if h.eval, err = Build(h.g.Head("eval", false), h.images, cfg); err != nil {
+			return err
+		}
+		h.loss = ops.SoftmaxCrossEntropy(th, h.train.Logits, labels, cfg.NumClasses, smoothing)
+		vars := h.g.Trainable()
+		values := make([]tf.Output, len(vars))
+		for i, v := range vars {
+			values[i] = v.Value
+		}
+		h.grads = op.Gradients(root.SubScope("gradients"), []tf.Output{h.loss}, values)
+		h.updates = th.Updates()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// randomImages is a [2, 64, 64, 3] batch of pixels in 0..255 drawn from rng.
+func randomImages(t *testing.T, rng *rand.Rand) *tf.Tensor {
+	t.Helper()
+	pixels := make([]float32, 2*64*64*3)
+	for i := range pixels {
+		pixels[i] = float32(rng.IntN(256))
+	}
+	x, err := tf.NewTensor(pixels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Reshape([]int64{2, 64, 64, 3}); err != nil {
+		t.Fatal(err)
+	}
+	return x
 }
