@@ -8,6 +8,10 @@
 // Usage:
 //
 //	go run ./cmd/bench [-mode quick|full] [-out bench/results.json] [-md BENCHMARKS.md]
+//	go run ./cmd/bench -profile none,csca [-profile-size 224] [-profile-batch 8] [-profile-inference]
+//
+// -profile runs no benchmark: it traces the training step (or the inference head) of each variant with
+// TensorFlow's step statistics (ops.RunWithStats) and prints the node time per op type, side by side.
 //
 // make bench-quick and make bench run it through scripts/bench.sh. Every measurement runs in a fresh
 // process, one at a time: the Go ones in this binary's -worker mode, the peers with the project's
@@ -59,8 +63,16 @@ func run() error {
 	worker := fs.String("worker", "", "internal: run one measurement of this kind and print it as JSON")
 	spec := fs.String("spec", "", "internal: the -worker measurement as JSON")
 	lockstep := fs.Bool("lockstep", false, "internal: the -worker's timed rounds wait for their turns on standard input")
+	profile := fs.String("profile", "", "instead of the benchmark, profile the training step per op type of these comma-separated attention variants (e.g. none,csca; the first is the baseline) and print Markdown tables")
+	profSize := fs.Int("profile-size", 224, "-profile image size")
+	profBatch := fs.Int("profile-batch", 8, "-profile batch size")
+	profDepth := fs.Int("profile-depth", 50, "-profile ResNet depth")
+	profSteps := fs.Int("profile-steps", 5, "-profile traced steps per variant, after a first and a warm-up step")
+	profTop := fs.Int("profile-top", 15, "-profile: how many of the longest nodes each variant lists")
+	profInfer := fs.Bool("profile-inference", false, "-profile the inference head (forward pass) instead of the training step")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: bench [-mode quick|full] [-out FILE.json] [-md FILE.md] [-python PATH|none] [flags]
+       bench -profile VARIANT,... [-profile-size N] [-profile-batch N] [-profile-depth N] [-profile-steps N] [-profile-inference]
 
 Measures this project against its TensorFlow peers (Keras, Python TensorFlow, tf.data) on this machine.
 
@@ -75,10 +87,16 @@ in lockstep, their timed rounds alternating, and each headline ratio is the medi
 ratios with their min–max; "tie" when that interval spans 1. make bench-quick and make bench run it through
 scripts/bench.sh; the flags marked internal are for the worker processes it starts.
 
+-profile measures nothing against a peer and writes no file: it traces the training step (or, with
+-profile-inference, the inference head) of each variant with TensorFlow's step statistics and prints
+Markdown tables of the node time per op type, the variants side by side with their difference to the
+first, and each variant's longest nodes.
+
 Examples:
   go run ./cmd/bench -mode quick
   go run ./cmd/bench -mode full
   go run ./cmd/bench -mode quick -python none -md /tmp/BENCHMARKS.md
+  go run ./cmd/bench -profile none,csca -profile-size 112 -profile-batch 4
 
 Flags:
 `)
@@ -97,6 +115,10 @@ Flags:
 	defer stop()
 	if *worker != "" {
 		return runWorker(ctx, *worker, *spec, *lockstep)
+	}
+	if *profile != "" {
+		return runProfile(ctx, bench.ProfileSpec{Variants: strings.Split(*profile, ","), Depth: *profDepth, ImageSize: *profSize,
+			Batch: *profBatch, Classes: 200, Steps: *profSteps, Inference: *profInfer, Top: *profTop, Settings: bench.DefaultSettings()})
 	}
 	plan, err := bench.PlanFor(*mode, runtime.NumCPU())
 	if err != nil {
@@ -161,6 +183,16 @@ Flags:
 		res.TrainRatio, res.InferB1Ratio, res.InferB16Ratio, res.InferOptB1Ratio, res.InferOptB16Ratio)
 	fmt.Fprintf(os.Stderr, "bench: wrote %s and %s in %.0fs\n", *md, *out, res.DurationSeconds)
 	return runErr
+}
+
+// runProfile prints the per-op profile of spec as Markdown on standard output; nothing is written.
+func runProfile(ctx context.Context, spec bench.ProfileSpec) error {
+	p, err := bench.RunProfile(ctx, spec)
+	if err != nil {
+		return fmt.Errorf("-profile: %w", err)
+	}
+	fmt.Print(p.Markdown())
+	return nil
 }
 
 // mergeInto writes the results to path, keeping the keys of the file that cmd/bench does not write

@@ -204,12 +204,19 @@ func (st *trainStepper) step(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	out, err := st.sess.Run(st.feeds, []tf.Output{st.tg.Loss, st.tg.Correct, st.tg.GradNorm}, []*tf.Operation{st.tg.Opt.Step})
+	fetches, targets := st.runArgs()
+	out, err := st.sess.Run(st.feeds, fetches, targets)
 	if err != nil {
 		return fmt.Errorf("train benchmark %s: step: %w", st.res.Spec.Attention, err)
 	}
 	st.res.Loss = float64(out[0].Value().(float32))
 	return nil
+}
+
+// runArgs are what a training step fetches and runs: the loss, the top-1 hits and the gradient norm,
+// and the optimiser update (the profile runs the same).
+func (st *trainStepper) runArgs() ([]tf.Output, []*tf.Operation) {
+	return []tf.Output{st.tg.Loss, st.tg.Correct, st.tg.GradNorm}, []*tf.Operation{st.tg.Opt.Step}
 }
 
 // trainFeeds is the fixed batch of a spec and the optimiser's inputs.

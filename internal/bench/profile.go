@@ -1,0 +1,299 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	tf "github.com/galeone/tensorflow/tensorflow/go"
+
+	"github.com/finegrain/finegrain/ops"
+)
+
+// ProfileSpec is a per-op profile of the training step (or the inference head) of attention
+// variants, through TensorFlow's step statistics (ops.RunWithStats).
+type ProfileSpec struct {
+	Variants  []string `json:"variants"` // the first is the one the others are compared with
+	Depth     int      `json:"depth"`
+	ImageSize int      `json:"image_size"`
+	Batch     int      `json:"batch"`
+	Classes   int      `json:"classes"`
+	Steps     int      `json:"steps"` // traced steps, after a first and a warm-up step
+	// Inference profiles the inference head alone (the forward pass on the fixed batch, batch norm
+	// with its moving statistics) instead of the training step.
+	Inference bool     `json:"inference"`
+	Settings  Settings `json:"settings"`
+	// Top is how many of the longest nodes each variant lists (0: none).
+	Top int `json:"top"`
+}
+
+func (s ProfileSpec) validate() error {
+	if len(s.Variants) == 0 || s.Steps < 1 || s.Top < 0 {
+		return fmt.Errorf("profile %+v: want at least one variant, one step and top >= 0", s)
+	}
+	seen := map[string]bool{}
+	for _, v := range s.Variants {
+		if seen[v] {
+			return fmt.Errorf("profile: variant %q named twice", v)
+		}
+		seen[v] = true
+	}
+	return nil
+}
+
+// trainSpec is the benchmark's training spec of one variant of s.
+func (s ProfileSpec) trainSpec(variant string) TrainSpec {
+	return TrainSpec{Attention: variant, Depth: s.Depth, ImageSize: s.ImageSize, Batch: s.Batch, Classes: s.Classes,
+		Warmup: 1, Steps: s.Steps, Settings: s.Settings}
+}
+
+// Profile is what a ProfileSpec measured.
+type Profile struct {
+	Spec     ProfileSpec      `json:"spec"`
+	Variants []VariantProfile `json:"variants"`
+}
+
+// VariantProfile is one variant's traced steps, reduced to medians over the steps.
+type VariantProfile struct {
+	Attention string `json:"attention"`
+	// SumMs is the median over the steps of the sum of the nodes' wall times, SpanMs the median step
+	// span (last node's end less first node's start). Nodes overlap on several threads, so SumMs
+	// exceeds SpanMs and the shares below are of SumMs.
+	SumMs  float64       `json:"sum_ms"`
+	SpanMs float64       `json:"span_ms"`
+	Ops    []OpProfile   `json:"ops"` // largest MedianMs first
+	Top    []NodeProfile `json:"top"` // longest nodes, longest first
+}
+
+// OpProfile is the node time of one op type (the kernel that ran, see ops.NodeStat.Type).
+type OpProfile struct {
+	Op       string  `json:"op"`
+	MedianMs float64 `json:"median_ms"` // median over the steps of the op type's summed node time
+	Share    float64 `json:"share"`     // MedianMs over the sum of every op type's MedianMs
+	Nodes    int     `json:"nodes"`     // nodes of the type in a step (the largest count of the steps)
+}
+
+// NodeProfile is one node's median wall time over the steps.
+type NodeProfile struct {
+	Name     string  `json:"name"`
+	Kernel   string  `json:"kernel"`
+	GraphOp  string  `json:"graph_op,omitempty"`
+	MedianMs float64 `json:"median_ms"`
+}
+
+// RunProfile builds each variant's training graph as the training benchmark does (newTrainStepper:
+// train.BuildGraph and AddOptimizer, the step the trainer runs), runs a first and a warm-up step
+// untraced, then traces spec.Steps steps. The variants run one after another, each session closed
+// before the next is built, so that a 224-pixel profile of two variants needs the memory of one.
+func RunProfile(ctx context.Context, spec ProfileSpec) (*Profile, error) {
+	if err := spec.validate(); err != nil {
+		return nil, err
+	}
+	p := &Profile{Spec: spec}
+	for _, v := range spec.Variants {
+		vp, err := profileVariant(ctx, spec, v)
+		if err != nil {
+			return nil, err
+		}
+		p.Variants = append(p.Variants, *vp)
+	}
+	return p, nil
+}
+
+func profileVariant(ctx context.Context, spec ProfileSpec, variant string) (*VariantProfile, error) {
+	st, err := newTrainStepper(spec.trainSpec(variant))
+	if err != nil {
+		return nil, fmt.Errorf("profile %s: %w", variant, err)
+	}
+	defer st.sess.Close()
+	feeds := st.feeds
+	fetches, targets := st.runArgs()
+	if spec.Inference {
+		feeds = map[tf.Output]*tf.Tensor{st.tg.Images: st.feeds[st.tg.Images]}
+		fetches, targets = []tf.Output{st.tg.Logits}, nil
+	}
+	for i := range 2 { // the first step and one warm-up step, untraced
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if _, err := st.sess.Run(feeds, fetches, targets); err != nil {
+			return nil, fmt.Errorf("profile %s: untraced step %d: %w", variant, i+1, err)
+		}
+	}
+	steps := make([]*ops.StepStats, spec.Steps)
+	for i := range steps {
+		if _, steps[i], err = ops.RunWithStats(ctx, st.sess, st.tg.G.TF(), feeds, fetches, targets); err != nil {
+			return nil, fmt.Errorf("profile %s: traced step %d: %w", variant, i+1, err)
+		}
+	}
+	return reduceSteps(variant, steps, spec.Top), nil
+}
+
+// reduceSteps takes the medians over the steps: per op type (0 in a step where the type did not
+// run), per node, and of the sums and spans.
+func reduceSteps(variant string, steps []*ops.StepStats, top int) *VariantProfile {
+	vp := &VariantProfile{Attention: variant}
+	var sums, spans []float64
+	opMs := map[string][]float64{}
+	opNodes := map[string]int{}
+	nodeMs := map[string][]float64{}
+	nodeOf := map[string]NodeProfile{}
+	for _, st := range steps {
+		sums = append(sums, ms(st.Sum()))
+		spans = append(spans, ms(st.Span))
+		for _, o := range st.ByOp() {
+			opMs[o.Op] = append(opMs[o.Op], ms(o.Total))
+			opNodes[o.Op] = max(opNodes[o.Op], o.Count)
+		}
+		for _, n := range st.Nodes {
+			nodeMs[n.Name] = append(nodeMs[n.Name], ms(n.Wall))
+			nodeOf[n.Name] = NodeProfile{Name: n.Name, Kernel: n.Type(), GraphOp: n.GraphOp}
+		}
+	}
+	vp.SumMs, vp.SpanMs = median(sums), median(spans)
+	var total float64
+	for op, v := range opMs {
+		m := median(padZeros(v, len(steps)))
+		vp.Ops = append(vp.Ops, OpProfile{Op: op, MedianMs: m, Nodes: opNodes[op]})
+		total += m
+	}
+	for i := range vp.Ops {
+		if total > 0 {
+			vp.Ops[i].Share = vp.Ops[i].MedianMs / total
+		}
+	}
+	sort.Slice(vp.Ops, func(i, j int) bool {
+		if vp.Ops[i].MedianMs != vp.Ops[j].MedianMs {
+			return vp.Ops[i].MedianMs > vp.Ops[j].MedianMs
+		}
+		return vp.Ops[i].Op < vp.Ops[j].Op
+	})
+	var nodes []NodeProfile
+	for name, v := range nodeMs {
+		n := nodeOf[name]
+		n.MedianMs = median(padZeros(v, len(steps)))
+		nodes = append(nodes, n)
+	}
+	sort.Slice(nodes, func(i, j int) bool {
+		if nodes[i].MedianMs != nodes[j].MedianMs {
+			return nodes[i].MedianMs > nodes[j].MedianMs
+		}
+		return nodes[i].Name < nodes[j].Name
+	})
+	vp.Top = nodes[:min(top, len(nodes))]
+	return vp
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// padZeros appends zeros up to n values: a step in which something did not run counts it as 0.
+func padZeros(v []float64, n int) []float64 {
+	for len(v) < n {
+		v = append(v, 0)
+	}
+	return v
+}
+
+// Markdown renders the profile: one table of op types with the variants side by side (and, past
+// the first variant, the difference to it, which is what that variant's extra ops and larger ops
+// cost), then each variant's longest nodes.
+func (p *Profile) Markdown() string {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	s := p.Spec
+	what := "training step (forward, backward, optimiser)"
+	if s.Inference {
+		what = "inference head (forward)"
+	}
+	w("### Per-op profile of the %s, ResNet-%d, %d×%d, batch %d, median of %d traced steps (%s)\n\n",
+		what, s.Depth, s.ImageSize, s.ImageSize, s.Batch, s.Steps, s.Settings)
+	w("Node time is the sum of the nodes' wall times in a step; nodes overlap on several threads, so it exceeds the step's span (first start to last end).\n\n")
+	if len(p.Variants) == 0 {
+		return b.String()
+	}
+	base := p.Variants[0]
+	w("| Op type |")
+	sep := "|---|"
+	for i, v := range p.Variants {
+		w(" `%s` ms | share | nodes |", v.Attention)
+		sep += "---:|---:|---:|"
+		if i > 0 {
+			w(" `%s` − `%s` ms |", v.Attention, base.Attention)
+			sep += "---:|"
+		}
+	}
+	w("\n%s\n", sep)
+	byOp := make([]map[string]OpProfile, len(p.Variants))
+	for i, v := range p.Variants {
+		byOp[i] = map[string]OpProfile{}
+		for _, o := range v.Ops {
+			byOp[i][o.Op] = o
+		}
+	}
+	for _, op := range p.opOrder() {
+		w("| %s |", op)
+		for i := range p.Variants {
+			o := byOp[i][op]
+			w(" %.2f | %.1f%% | %d |", o.MedianMs, 100*o.Share, o.Nodes)
+			if i > 0 {
+				w(" %+.2f |", o.MedianMs-byOp[0][op].MedianMs)
+			}
+		}
+		w("\n")
+	}
+	for _, row := range []struct {
+		label string
+		get   func(VariantProfile) float64
+	}{{"**node time**", func(v VariantProfile) float64 { return v.SumMs }}, {"**step span**", func(v VariantProfile) float64 { return v.SpanMs }}} {
+		w("| %s |", row.label)
+		for i, v := range p.Variants {
+			w(" %.2f | | |", row.get(v))
+			if i > 0 {
+				w(" %+.2f (%+.1f%%) |", row.get(v)-row.get(base), 100*(row.get(v)/row.get(base)-1))
+			}
+		}
+		w("\n")
+	}
+	for _, v := range p.Variants {
+		if len(v.Top) == 0 {
+			continue
+		}
+		w("\n`%s`: the %d longest nodes\n\n| Node | Kernel | Graph op | ms |\n|---|---|---|---:|\n", v.Attention, len(v.Top))
+		for _, n := range v.Top {
+			w("| %s | %s | %s | %.2f |\n", n.Name, n.Kernel, n.GraphOp, n.MedianMs)
+		}
+	}
+	return b.String()
+}
+
+// opOrder is every variant's op types, the first variant's largest first, then the types the first
+// variant lacks by their largest time in another.
+func (p *Profile) opOrder() []string {
+	seen := map[string]bool{}
+	var order []string
+	for _, o := range p.Variants[0].Ops {
+		seen[o.Op] = true
+		order = append(order, o.Op)
+	}
+	rest := map[string]float64{}
+	for _, v := range p.Variants[1:] {
+		for _, o := range v.Ops {
+			if !seen[o.Op] {
+				rest[o.Op] = max(rest[o.Op], o.MedianMs)
+			}
+		}
+	}
+	var extra []string
+	for op := range rest {
+		extra = append(extra, op)
+	}
+	sort.Slice(extra, func(i, j int) bool {
+		if rest[extra[i]] != rest[extra[j]] {
+			return rest[extra[i]] > rest[extra[j]]
+		}
+		return extra[i] < extra[j]
+	})
+	return append(order, extra...)
+}
