@@ -349,3 +349,106 @@ func TestNewGate(t *testing.T) {
 		}
 	}
 }
+
+// TestGateFormulationsAgree checks that each gate computes what baselineGate, the formulation the
+// speed-ups replaced, computes: training and inference outputs and the gradients of Σ y·r with respect to
+// the input and every trainable variable, on random weights, within 1e-5 of each tensor's largest
+// magnitude in float32 (2e-5 for the variables' gradients: a different rounding of the means) and 1e-12
+// in float64.
+func TestGateFormulationsAgree(t *testing.T) {
+	for _, dtype := range []tf.DataType{tf.Float, tf.Double} {
+		tol := 1e-5
+		if dtype == tf.Double {
+			tol = 1e-12
+		}
+		for _, c := range gateCases {
+			for _, shape := range [][]int64{{2, 5, 6, 32}, {3, 7, 7, 128}} {
+				t.Run(fmt.Sprintf("%s_%s_%s_%v_%v", c.kind, c.form, c.fusion, dtype, shape), func(t *testing.T) {
+					testGateFormulationsAgree(t, dtype, c.kind, c.form, c.fusion, shape, tol)
+				})
+			}
+		}
+	}
+}
+
+func testGateFormulationsAgree(t *testing.T, dtype tf.DataType, kind, form, fusion string, shape []int64, tol float64) {
+	t.Helper()
+	gate, err := ops.NewGate(kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := ops.DefaultGateConfig()
+	cfg.Form, cfg.Reduction = form, 8
+	if fusion != "" {
+		cfg.Fusion = fusion
+	}
+	g := ops.NewGraphOf(dtype, 3)
+	rng := rand.New(rand.NewPCG(uint64(len(kind)), uint64(shape[3])))
+	var fetch [2][]tf.Output // [gate, baseline]: y_train, y_eval, then the gradients
+	var x tf.Output
+	err = ops.Catch("gates "+kind, g, func() error {
+		root := g.Root()
+		x = op.Placeholder(root.SubScope("x"), dtype, op.PlaceholderShape(tf.MakeShape(shape...)))
+		rs := make([]float64, shape[0]*shape[1]*shape[2]*shape[3])
+		for i := range rs {
+			rs[i] = rng.NormFloat64()
+		}
+		r := op.Reshape(root.SubScope("r"), op.Cast(root.SubScope("rcast"), op.Const(root.SubScope("rvals"), rs), dtype), op.Const(root.SubScope("shape"), shape))
+		axes := op.Const(root.SubScope("axes"), []int32{0, 1, 2, 3})
+		for i, f := range []ops.Gate{gate, baselineGate(kind)} {
+			name := gateFormulations[i+1]
+			y := f(g.Head(name+"_train", true).Sub("g"), x, cfg)
+			fetch[i] = []tf.Output{y, f(g.Head(name+"_eval", false).Sub("g"), x, cfg)}
+			wrt := []tf.Output{x}
+			for _, v := range g.Trainable() {
+				wrt = append(wrt, v.Value)
+			}
+			loss := op.Sum(root.SubScope(name+"_loss"), op.Mul(root.SubScope(name+"_weigh"), y, r), axes)
+			fetch[i] = append(fetch[i], op.Gradients(root.SubScope(name+"_grad"), []tf.Output{loss}, wrt)...)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess := newSession(t, g)
+	for _, v := range g.Variables() {
+		vals := flat(t, sess, v.Value)
+		for i := range vals {
+			if strings.HasSuffix(v.Name, "moving_variance") {
+				vals[i] = 0.5 + rng.Float64()
+			} else {
+				vals[i] = 0.5 * rng.NormFloat64()
+			}
+		}
+		assign(t, sess, v, vals)
+	}
+	xs := make([]float64, shape[0]*shape[1]*shape[2]*shape[3])
+	for i := range xs {
+		xs[i] = rng.NormFloat64()
+	}
+	feeds := map[tf.Output]*tf.Tensor{x: tensorOf(t, dtype, xs, shape)}
+	var out [2][]*tf.Tensor
+	for i := range out {
+		if out[i], err = sess.Run(feeds, fetch[i], nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for k := range out[0] {
+		got, want := flatten(out[0][k].Value()), flatten(out[1][k].Value())
+		scale, worst := 0.0, 0.0
+		for j := range want {
+			scale = math.Max(scale, math.Abs(want[j]))
+			worst = math.Max(worst, math.Abs(got[j]-want[j]))
+		}
+		limit := tol
+		if k > 2 {
+			// The variables' gradients end in sums over N·H·W (the BN scale's over every position) whose
+			// terms cancel: float32 rounding moves them by up to twice as much.
+			limit = 2 * tol
+		}
+		if scale == 0 || worst > limit*scale {
+			t.Errorf("tensor %d of %d (y_train, y_eval, d/dx, d/dvariables): max |Δ| %.3g, scale %.3g: relative %.3g, want <= %g", k, len(out[0]), worst, scale, worst/scale, limit)
+		}
+	}
+}

@@ -154,9 +154,30 @@ func MaxPool(s *Scope, x tf.Output, c PoolConfig) tf.Output {
 	return op.MaxPool(s.Op(), x, []int64{1, k, k, 1}, []int64{1, stride, stride, 1}, "VALID")
 }
 
-// GlobalAvgPool averages NHWC x over its spatial axes: [N, C].
+// GlobalAvgPool averages NHWC x over its spatial axes: [N, C]. In a training head with a static H×W it
+// is a Sum scaled by 1/(H·W) on the pooled [N, C]: Mean's gradient divides the broadcast gradient by the
+// count over the whole NHWC tensor, one more full pass in every backward step than scaling before the
+// broadcast. An inference head keeps Mean, one op where the scaled Sum is two.
 func GlobalAvgPool(s *Scope, x tf.Output) tf.Output {
-	return op.Mean(s.Op(), x, op.Const(s.Op().SubScope("axes"), []int32{1, 2}))
+	return meanOver(s, x, []int32{1, 2}, false)
+}
+
+// meanOver is the mean of x over axes: in a training head a Sum scaled by the reciprocal count where
+// the count is static (see GlobalAvgPool), else Mean.
+func meanOver(s *Scope, x tf.Output, axes []int32, keepDims bool) tf.Output {
+	shape, count := x.Shape(), int64(1)
+	for _, a := range axes {
+		if int(a) >= shape.NumDimensions() || shape.Size(int(a)) < 1 {
+			count = 0
+			break
+		}
+		count *= shape.Size(int(a))
+	}
+	ax := op.Const(s.Op().SubScope("axes"), axes)
+	if count == 0 || !s.training {
+		return op.Mean(s.Op(), x, ax, op.MeanKeepDims(keepDims))
+	}
+	return s.Tensor(op.Sum(s.Op(), x, ax, op.SumKeepDims(keepDims))).Mul(s.Const(1 / float64(count))).Output
 }
 
 // GlobalMaxPool takes the maximum of NHWC x over its spatial axes: [N, C]. With a static H×W it is an

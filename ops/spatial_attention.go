@@ -19,7 +19,7 @@ func SpatialLogits(s *Scope, x tf.Output, kernel int, bn BatchNormConfig, init f
 	axis := op.Const(s.Op(), int32(3))
 	pooled := op.ConcatV2(s.Op(), []tf.Output{
 		op.Max(s.Op(), x, axis, op.MaxKeepDims(true)),
-		op.Mean(s.Op(), x, axis, op.MeanKeepDims(true)),
+		meanOver(s, x, []int32{3}, true),
 	}, op.Const(s.Op(), int32(3)))
 	z := Conv(s.Sub("conv"), pooled, ConvConfig{Out: 1, Kernel: kernel, Pad: (kernel - 1) / 2})
 	bs := s.Sub("bn")
