@@ -43,11 +43,13 @@ func newOptimizer(g *ops.Graph, cfg TrainConfig, vars []*ops.Variable, grads []t
 	o.LR = op.Placeholder(root.SubScope("lr"), tf.Float, op.PlaceholderShape(tf.ScalarShape()))
 	o.BackboneLR = op.Placeholder(root.SubScope("backbone_lr"), tf.Float, op.PlaceholderShape(tf.ScalarShape()))
 
-	squares := make([]tf.Output, len(grads))
+	// L2Loss is sum(g²)/2 in one kernel: Square then Sum would write a gradient-sized temporary per
+	// variable, a full memory pass on every step whether or not anything clips.
+	halves := make([]tf.Output, len(grads))
 	for i, gr := range grads {
-		squares[i] = op.Sum(n(), op.Square(n(), gr), op.Range(n(), op.Const(n(), int32(0)), op.Rank(n(), gr), op.Const(n(), int32(1))))
+		halves[i] = op.L2Loss(n(), gr)
 	}
-	sumsq := op.AddN(n(), squares)
+	sumsq := op.Mul(n(), op.AddN(n(), halves), f32(2))
 	o.GradNorm = op.Sqrt(n(), sumsq)
 	grads = append([]tf.Output(nil), grads...)
 	if cfg.ClipGradNorm > 0 {

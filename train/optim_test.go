@@ -124,7 +124,8 @@ func TestOptimizerMatchesReference(t *testing.T) {
 				if err := opt.feeds(feeds, lr, mult, int64(s+1), cfg.Beta1, cfg.Beta2); err != nil {
 					t.Fatal(err)
 				}
-				if _, err := sess.Run(feeds, nil, []*tf.Operation{opt.Step}); err != nil {
+				stepOut, err := sess.Run(feeds, []tf.Output{opt.GradNorm}, []*tf.Operation{opt.Step})
+				if err != nil {
 					t.Fatal(err)
 				}
 				// reference: gradients, global-norm clipping, then the update per group
@@ -138,6 +139,9 @@ func TestOptimizerMatchesReference(t *testing.T) {
 					}
 				}
 				norm = math.Sqrt(norm)
+				if got := float64(stepOut[0].Value().(float32)); math.Abs(got-norm) > 1e-5*math.Max(1, norm) {
+					t.Fatalf("step %d: gradient norm %.7g, reference %.7g", s+1, got, norm)
+				}
 				ref.steps++
 				for _, n := range names {
 					if cfg.ClipGradNorm > 0 {
