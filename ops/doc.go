@@ -1,8 +1,9 @@
 // Package ops holds the building blocks of the models as TensorFlow graph builders over the Go bindings'
 // op wrappers and tfgo: graphs with named resource variables shared between heads (training and
 // inference), layers with PyTorch semantics (Conv, BatchNorm, MaxPool, Dense, Dropout, cross-entropy),
-// attention gates, checkpoints in TensorFlow's tensor-bundle format, and session settings. It knows
-// nothing of models; nets composes these into ResNets.
+// attention gates, checkpoints in TensorFlow's tensor-bundle format, session settings, and traced
+// session runs (RunWithStats: TensorFlow's per-node step statistics, which the bindings' Session.Run
+// cannot return). It knows nothing of models; nets composes these into ResNets.
 //
 // # What tfgo does here, and what it does not
 //
