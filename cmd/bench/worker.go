@@ -43,6 +43,11 @@ func runWorker(ctx context.Context, kind, spec string, lockstep bool) error {
 		if err = decode(&s); err == nil {
 			res, err = bench.TrainGroup(ctx, s, turns)
 		}
+	case bench.WorkProfile:
+		var s bench.ProfileSpec
+		if err = decode(&s); err == nil {
+			res, err = bench.RunProfile(ctx, s)
+		}
 	case bench.WorkPeak:
 		var s bench.PeakSpec
 		if err = decode(&s); err == nil {

@@ -29,10 +29,14 @@ type Plan struct {
 	Variants []string `json:"variants"`
 	// VariantsPerGroup is how many variants one process times beside `none` (round-robin steps):
 	// all of them in quick mode, one in full mode, where a 224×224 session takes gigabytes.
-	VariantsPerGroup int          `json:"variants_per_group"`
-	Peak             PeakSpec     `json:"peak"`
-	Infer            InferSpec    `json:"infer"`
-	Pipeline         PipelineSpec `json:"pipeline"`
+	VariantsPerGroup int `json:"variants_per_group"`
+	// Profiles are per-op profiles (TensorFlow's step statistics) taken after the variants, as long
+	// as the Budget allows: full mode traces the training step and the batch-1 inference head of
+	// `none` and every gated variant, so that each full run records where the time goes.
+	Profiles []ProfileSpec `json:"profiles,omitempty"`
+	Peak     PeakSpec      `json:"peak"`
+	Infer    InferSpec     `json:"infer"`
+	Pipeline PipelineSpec  `json:"pipeline"`
 	// SynthClasses×SynthPerClass synthetic SynthSize² JPEGs feed both input pipelines.
 	SynthClasses  int `json:"synth_classes"`
 	SynthPerClass int `json:"synth_per_class"`
@@ -97,11 +101,19 @@ func PlanFor(mode string, ncpu int) (Plan, error) {
 		// little of a half hour on a loaded 2-CPU machine.
 		p.Budget = 45 * time.Minute
 		p.VariantsPerGroup = 1
+		gated := []string{nets.AttentionNone.String(), nets.AttentionCA.String(), nets.AttentionSA.String(), nets.AttentionCSCA.String()}
+		p.Profiles = []ProfileSpec{
+			{Variants: gated, Depth: 50, ImageSize: 224, Batch: 8, Classes: 200, Steps: 5, Top: 5},
+			{Variants: gated, Depth: 50, ImageSize: 224, Batch: 1, Classes: 200, Steps: 10, Top: 5, Inference: true},
+		}
 	default:
 		return Plan{}, fmt.Errorf("mode %q: want %s or %s", mode, Quick, Full)
 	}
 	p.Train.Settings = def
 	p.Peak.Settings = def
+	for i := range p.Profiles {
+		p.Profiles[i].Settings = def
+	}
 	p.Infer.Settings = def
 	return p, nil
 }

@@ -178,6 +178,7 @@ func (res *Results) Tables() string {
 	res.inferSection(w)
 	res.pipelineSection(w)
 	res.flopSection(w)
+	res.profileSection(w)
 	res.rawSection(w)
 	return b.String()
 }
@@ -230,6 +231,20 @@ func (res *Results) trainSection(w func(string, ...any)) {
 		for i, r := range g.Results[1:] {
 			w("| `%s` | %.2f | %.2f | %.2f | %s | %s | %.2f | %.3f | %.1f |\n", r.Spec.Attention, r.ImagesPerSec, r.Step.Median(),
 				none.ImagesPerSec, pct(wall[i]), pct(cpu[i]), float64(r.Params)/1e6, float64(r.ForwardMACs)/1e9, g.LoadBefore)
+		}
+	}
+}
+
+// profileSection writes each per-op profile's tables, or why it is missing.
+func (res *Results) profileSection(w func(string, ...any)) {
+	for _, pr := range res.Profiles {
+		switch {
+		case pr.Skipped != "":
+			w("\n### %s\n\nSkipped: %s.\n", pr.What, pr.Skipped)
+		case !pr.OK() || pr.Result == nil:
+			w("\n### %s\n\nFailed: %s\n", pr.What, oneLine(lastLines(pr.Error, 1)))
+		default:
+			w("\n%s", pr.Result.Markdown())
 		}
 	}
 }

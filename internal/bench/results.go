@@ -21,6 +21,13 @@ type Meta struct {
 	Skipped     string  `json:"skipped,omitempty"`
 }
 
+// ProfileRun is one per-op profile of a run.
+type ProfileRun struct {
+	Meta
+	Spec   ProfileSpec `json:"spec"`
+	Result *Profile    `json:"result,omitempty"`
+}
+
 // OK reports whether the measurement ran and succeeded.
 func (m Meta) OK() bool { return m.Error == "" && m.Skipped == "" }
 
@@ -177,9 +184,10 @@ type Results struct {
 	Plan     Plan     `json:"plan"`
 
 	Peak       []PeakRun      `json:"peak_runs"`
-	TrainPairs []TrainPairRun `json:"train_pairs"` // in the plan's order; the first is the headline
-	Variants   []VariantGroup `json:"variants"`    // the attention variants at Settings, each beside `none`
-	InferPairs []InferPairRun `json:"infer_pairs"` // in the plan's order; the first is the headline
+	TrainPairs []TrainPairRun `json:"train_pairs"`        // in the plan's order; the first is the headline
+	Profiles   []ProfileRun   `json:"profiles,omitempty"` // per-op profiles (full mode)
+	Variants   []VariantGroup `json:"variants"`           // the attention variants at Settings, each beside `none`
+	InferPairs []InferPairRun `json:"infer_pairs"`        // in the plan's order; the first is the headline
 	PipelineGo PipelineRun    `json:"pipeline_go"`
 	TFData     TFData         `json:"pipeline_tfdata"`
 }

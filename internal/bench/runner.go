@@ -52,6 +52,7 @@ const (
 	WorkExport     = "export"
 	WorkInfer      = "infer"
 	WorkPipeline   = "pipeline"
+	WorkProfile    = "profile"
 )
 
 var errNoPython = errors.New("no Python with TensorFlow (run make pyenv)")
@@ -106,7 +107,9 @@ func (r *Runner) Run(ctx context.Context) (*Results, error) {
 	st.pipeline()
 	// 5. The attention variants beside `none`, while the budget lasts.
 	st.variants()
-	// 6. The peak again: the best of both is the machine's.
+	// 6. The per-op profiles, while the budget lasts.
+	st.profiles()
+	// 7. The peak again: the best of both is the machine's.
 	st.peak(p.Peak.Settings)
 
 	res.DurationSeconds = time.Since(st.start).Seconds()
@@ -446,6 +449,32 @@ func (st *runState) variants() {
 			st.logf("%s: skipped (%s)", g.What, g.Skipped)
 			res.Variants = append(res.Variants, g)
 		}
+	}
+}
+
+// profilesReserve is what a run keeps of its budget for a profile: at 224 px four variants' training
+// steps take about a minute to build and trace on 2 CPUs, the inference heads less.
+const profilesReserve = 3 * time.Minute
+
+// profiles takes the plan's per-op profiles, each in its own worker process, skipping those that would
+// end past the budget.
+func (st *runState) profiles() {
+	for _, spec := range st.Plan.Profiles {
+		pr := ProfileRun{Spec: spec}
+		what := fmt.Sprintf("Go profile %s %dpx batch %d", strings.Join(spec.Variants, ", "), spec.ImageSize, spec.Batch)
+		if spec.Inference {
+			what += " (inference)"
+		}
+		if used := time.Since(st.budgetStart); st.Plan.Budget > 0 && used+profilesReserve > st.Plan.Budget {
+			pr.What = what
+			pr.Skipped = fmt.Sprintf("time budget: %.0f s used of %.0f s", used.Seconds(), st.Plan.Budget.Seconds())
+			st.logf("%s: skipped (%s)", what, pr.Skipped)
+		} else {
+			st.measure(&pr.Meta, what, func() error {
+				return st.runWorker(WorkProfile, spec, spec.Settings.Env(), &pr.Result)
+			})
+		}
+		st.res.Profiles = append(st.res.Profiles, pr)
 	}
 }
 

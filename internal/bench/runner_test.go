@@ -75,6 +75,18 @@ func (f *fakeExec) run(_ context.Context, c Command, v any) error {
 		}}
 	case WorkPipeline:
 		out = PipelineResult{JPEGDecoder: "libjpeg-turbo", Images: 64, Seconds: 0.5, ImagesPerSec: 128}
+	case WorkProfile:
+		var spec ProfileSpec
+		if err := json.Unmarshal([]byte(args[3]), &spec); err != nil {
+			return err
+		}
+		p := Profile{Spec: spec}
+		for i, a := range spec.Variants {
+			extra := 10 * float64(i)
+			p.Variants = append(p.Variants, VariantProfile{Attention: a, SumMs: 100 + extra, SpanMs: 60 + extra,
+				Ops: []OpProfile{{Op: "Conv2D", MedianMs: 90, Share: 0.9, Nodes: 3}, {Op: "Mul", MedianMs: 10 + extra, Share: 0.1, Nodes: 1 + i}}})
+		}
+		out = p
 	case "keras_train.py":
 		xla := strings.Contains(strings.Join(args, " "), "--xla")
 		k := KerasTrain{Step: timing(f.kerasStep, 3), ForwardMACs: 9e8, Params: 1e6, TensorFlow: "2.x", Keras: "3.x", XLA: xla}
@@ -199,6 +211,55 @@ func TestRunner(t *testing.T) {
 				"pipeline_img_s_tfdata", "step_gflops", "peak_gflops", "train_ratio", "infer_b1_ratio", "infer_b16_ratio", "settings", "machine", "plan"} {
 				if _, ok := keys[k]; !ok {
 					t.Errorf("results.json lacks %s", k)
+				}
+			}
+		})
+	}
+}
+
+// TestRunnerProfiles checks that the plan's profiles run in worker processes after the variants, land in
+// the results and the report, and are skipped, saying why, when the budget is spent.
+func TestRunnerProfiles(t *testing.T) {
+	tests := []struct {
+		name     string
+		budget   time.Duration
+		wantRuns int
+		wantInMD []string
+	}{
+		{"measured", 0, 2, []string{"Per-op profile of the training step", "Per-op profile of the inference head", "| Mul | 10.00 |"}},
+		{"budget spent", time.Nanosecond, 0, []string{"### Go profile none, csca 112px batch 2\n\nSkipped: time budget", "(inference)\n\nSkipped: time budget"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeExec{goStep: 1, kerasStep: 1}
+			p := testPlan(t)
+			p.Variants = nil
+			p.Budget = tc.budget
+			base := ProfileSpec{Variants: []string{"none", "csca"}, Depth: 18, ImageSize: 112, Batch: 2, Classes: 10, Steps: 2, Settings: p.Train.Settings}
+			inference := base
+			inference.Inference = true
+			p.Profiles = []ProfileSpec{base, inference}
+			r := &Runner{Plan: p, Self: "self", Python: "python", Root: "/repo", Work: t.TempDir(), Exec: f.run, Pair: f.pair, Command: "test"}
+			res, err := r.Run(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			ran := 0
+			for _, c := range f.calls {
+				if c == WorkProfile {
+					ran++
+				}
+			}
+			if ran != tc.wantRuns || len(res.Profiles) != 2 {
+				t.Fatalf("%d profile workers ran and %d profiles recorded, want %d and 2", ran, len(res.Profiles), tc.wantRuns)
+			}
+			if tc.wantRuns > 0 && (res.Profiles[1].Result == nil || !res.Profiles[1].Result.Spec.Inference) {
+				t.Errorf("second profile %+v, want the inference one's result", res.Profiles[1])
+			}
+			md := res.Tables()
+			for _, s := range tc.wantInMD {
+				if !strings.Contains(md, s) {
+					t.Errorf("tables lack %q:\n%s", s, md)
 				}
 			}
 		})
