@@ -82,7 +82,8 @@ between <!-- bench-runs:begin --> and <!-- bench-runs:end -->. The rest of the f
 
 Training throughput against Keras's ResNet50, each attention variant's overhead, SavedModel inference
 from Go against Python (the original and the optimised export), the input pipeline against tf.data
-and the training step's GFLOP/s against a MatMul peak, each in a fresh process. Go and its peer run
+and the training step's GFLOP/s against a MatMul peak, each in a fresh process; full mode also records
+per-op profiles of the variants' training steps and inference heads (as -profile prints them). Go and its peer run
 in lockstep, their timed rounds alternating, and each headline ratio is the median of the per-round
 ratios with their min–max; "tie" when that interval spans 1. make bench-quick and make bench run it through
 scripts/bench.sh; the flags marked internal are for the worker processes it starts.
