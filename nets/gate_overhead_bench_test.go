@@ -16,7 +16,7 @@ import (
 //
 //	go test -run XXX -bench GateOverhead -benchtime 10x ./nets/
 func BenchmarkGateOverhead(b *testing.B) {
-	variants := []Attention{"none", "ca", "sa", "csca"}
+	variants := []Attention{AttentionNone, AttentionCA, AttentionSA, AttentionCSCA}
 	ws := make([]*Workload, len(variants))
 	for i, v := range variants {
 		cfg := DefaultConfig()

@@ -8,11 +8,13 @@ import "C"
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"runtime"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -100,24 +102,14 @@ func (s *StepStats) ByOp() []OpStat {
 			out[i].Share = float64(out[i].Total) / float64(sum)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Total != out[j].Total {
-			return out[i].Total > out[j].Total
-		}
-		return out[i].Op < out[j].Op
-	})
+	slices.SortFunc(out, func(a, b OpStat) int { return cmp.Or(cmp.Compare(b.Total, a.Total), cmp.Compare(a.Op, b.Op)) })
 	return out
 }
 
 // Top returns the k nodes with the longest wall times, longest first (ties by name).
 func (s *StepStats) Top(k int) []NodeStat {
 	nodes := append([]NodeStat(nil), s.Nodes...)
-	sort.SliceStable(nodes, func(i, j int) bool {
-		if nodes[i].Wall != nodes[j].Wall {
-			return nodes[i].Wall > nodes[j].Wall
-		}
-		return nodes[i].Name < nodes[j].Name
-	})
+	slices.SortStableFunc(nodes, func(a, b NodeStat) int { return cmp.Or(cmp.Compare(b.Wall, a.Wall), cmp.Compare(a.Name, b.Name)) })
 	if k >= 0 && k < len(nodes) {
 		nodes = nodes[:k]
 	}
@@ -224,7 +216,7 @@ func RunWithStats(ctx context.Context, sess *tf.Session, g *tf.Graph, feeds map[
 		}
 	}()
 	if C.TF_GetCode(status) != C.TF_OK {
-		return nil, nil, fmt.Errorf("run with stats: %s", C.GoString(C.TF_Message(status)))
+		return nil, nil, fmt.Errorf("run with stats: %w", cleanErr(errors.New(C.GoString(C.TF_Message(status)))))
 	}
 
 	out := make([]*tf.Tensor, len(cFetchVals))

@@ -1,9 +1,10 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -164,23 +165,15 @@ func reduceSteps(variant string, steps []*ops.StepStats, top int) *VariantProfil
 			vp.Ops[i].Share = vp.Ops[i].MedianMs / total
 		}
 	}
-	sort.Slice(vp.Ops, func(i, j int) bool {
-		if vp.Ops[i].MedianMs != vp.Ops[j].MedianMs {
-			return vp.Ops[i].MedianMs > vp.Ops[j].MedianMs
-		}
-		return vp.Ops[i].Op < vp.Ops[j].Op
-	})
+	slices.SortFunc(vp.Ops, func(a, b OpProfile) int { return cmp.Or(cmp.Compare(b.MedianMs, a.MedianMs), cmp.Compare(a.Op, b.Op)) })
 	var nodes []NodeProfile
 	for name, v := range nodeMs {
 		n := nodeOf[name]
 		n.MedianMs = median(padZeros(v, len(steps)))
 		nodes = append(nodes, n)
 	}
-	sort.Slice(nodes, func(i, j int) bool {
-		if nodes[i].MedianMs != nodes[j].MedianMs {
-			return nodes[i].MedianMs > nodes[j].MedianMs
-		}
-		return nodes[i].Name < nodes[j].Name
+	slices.SortFunc(nodes, func(a, b NodeProfile) int {
+		return cmp.Or(cmp.Compare(b.MedianMs, a.MedianMs), cmp.Compare(a.Name, b.Name))
 	})
 	vp.Top = nodes[:min(top, len(nodes))]
 	return vp
@@ -289,11 +282,6 @@ func (p *Profile) opOrder() []string {
 	for op := range rest {
 		extra = append(extra, op)
 	}
-	sort.Slice(extra, func(i, j int) bool {
-		if rest[extra[i]] != rest[extra[j]] {
-			return rest[extra[i]] > rest[extra[j]]
-		}
-		return extra[i] < extra[j]
-	})
+	slices.SortFunc(extra, func(a, b string) int { return cmp.Or(cmp.Compare(rest[b], rest[a]), cmp.Compare(a, b)) })
 	return append(order, extra...)
 }
