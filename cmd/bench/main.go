@@ -9,9 +9,12 @@
 //
 //	go run ./cmd/bench [-mode quick|full] [-out bench/results.json] [-md BENCHMARKS.md]
 //	go run ./cmd/bench -profile none,csca [-profile-size 224] [-profile-batch 8] [-profile-inference]
+//	go run ./cmd/bench -profile none,keras [-python PATH]
 //
 // -profile runs no benchmark: it traces the training step (or the inference head) of each variant with
 // TensorFlow's step statistics (ops.RunWithStats) and prints the node time per op type, side by side.
+// The pseudo-variant keras is Keras's ResNet50 (depth 50 only), traced by bench/keras_train.py with
+// TensorFlow's profiler, so that the op types where the Go step loses time against Keras's show.
 //
 // make bench-quick and make bench run it through scripts/bench.sh. Every measurement runs in a fresh
 // process, one at a time: the Go ones in this binary's -worker mode, the peers with the project's
@@ -27,6 +30,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,7 +41,7 @@ import (
 
 func main() {
 	cli.QuietLogs()
-	if err := run(); err != nil {
+	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		var u usageError
 		if errors.As(err, &u) {
@@ -50,20 +54,20 @@ func main() {
 // usageError is a bad command line.
 type usageError struct{ error }
 
-func run() error {
+func run(args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(os.Stderr)
 	mode := fs.String("mode", bench.Quick, "quick (a few minutes, small sizes) or full (224×224, every variant and knob)")
 	out := fs.String("out", "bench/results.json", "results as JSON")
 	md := fs.String("md", "BENCHMARKS.md", "the report")
 	fullOut := fs.String("full-out", "bench/results-full.json", "full mode also writes its results here, so that a quick run does not replace them (empty: not written)")
-	python := fs.String("python", "", "python with TensorFlow for the peers (default: <repo>/.venv/bin/python); \"none\" skips them")
+	python := fs.String("python", "", "python with TensorFlow for the peers and -profile keras (default: <repo>/.venv/bin/python); \"none\" skips them")
 	work := fs.String("work", "", "scratch directory for the exported model and the images (default: <repo>/bench/out)")
 	since := fs.Int64("since", 0, "Unix time the run's time budget counts from (default: now); scripts/bench.sh passes its start, so that the build counts")
 	worker := fs.String("worker", "", "internal: run one measurement of this kind and print it as JSON")
 	spec := fs.String("spec", "", "internal: the -worker measurement as JSON")
 	lockstep := fs.Bool("lockstep", false, "internal: the -worker's timed rounds wait for their turns on standard input")
-	profile := fs.String("profile", "", "instead of the benchmark, profile the training step per op type of these comma-separated attention variants (e.g. none,csca; the first is the baseline) and print Markdown tables")
+	profile := fs.String("profile", "", "instead of the benchmark, profile the training step per op type of these comma-separated attention variants and keras, Keras's ResNet50 (e.g. none,csca,keras; the first is the baseline) and print Markdown tables")
 	profSize := fs.Int("profile-size", 224, "-profile image size")
 	profBatch := fs.Int("profile-batch", 8, "-profile batch size")
 	profDepth := fs.Int("profile-depth", 50, "-profile ResNet depth")
@@ -91,19 +95,21 @@ scripts/bench.sh; the flags marked internal are for the worker processes it star
 -profile measures nothing against a peer and writes no file: it traces the training step (or, with
 -profile-inference, the inference head) of each variant with TensorFlow's step statistics and prints
 Markdown tables of the node time per op type, the variants side by side with their difference to the
-first, and each variant's longest nodes.
+first, and each variant's longest nodes. The variant keras is Keras's ResNet50 (-profile-depth 50),
+traced by bench/keras_train.py with TensorFlow's profiler under -python.
 
 Examples:
   go run ./cmd/bench -mode quick
   go run ./cmd/bench -mode full
   go run ./cmd/bench -mode quick -python none -md /tmp/BENCHMARKS.md
   go run ./cmd/bench -profile none,csca -profile-size 112 -profile-batch 4
+  go run ./cmd/bench -profile none,keras
 
 Flags:
 `)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(os.Args[1:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil // the usage is printed: asking for it is not an error
 		}
@@ -118,8 +124,19 @@ Flags:
 		return runWorker(ctx, *worker, *spec, *lockstep)
 	}
 	if *profile != "" {
-		return runProfile(ctx, bench.ProfileSpec{Variants: strings.Split(*profile, ","), Depth: *profDepth, ImageSize: *profSize,
-			Batch: *profBatch, Classes: 200, Steps: *profSteps, Inference: *profInfer, Top: *profTop, Settings: bench.DefaultSettings()})
+		spec := bench.ProfileSpec{Variants: strings.Split(*profile, ","), Depth: *profDepth, ImageSize: *profSize,
+			Batch: *profBatch, Classes: 200, Steps: *profSteps, Inference: *profInfer, Top: *profTop, Settings: bench.DefaultSettings()}
+		if slices.Contains(spec.Variants, bench.KerasVariant) {
+			root, err := pyref.RepoRoot()
+			if err != nil {
+				return err
+			}
+			if spec.Python = peerPython(*python, root); spec.Python == "" {
+				return usageError{fmt.Errorf("-profile %s needs a Python with TensorFlow: -python is %q (make pyenv)", bench.KerasVariant, *python)}
+			}
+			spec.KerasScript = filepath.Join(root, bench.KerasScript)
+		}
+		return runProfile(ctx, spec)
 	}
 	plan, err := bench.PlanFor(*mode, runtime.NumCPU())
 	if err != nil {
@@ -133,17 +150,7 @@ Flags:
 	if err != nil {
 		return fmt.Errorf("find this binary: %w", err)
 	}
-	py := *python
-	switch py {
-	case "":
-		py = filepath.Join(root, ".venv", "bin", "python")
-		if _, err := os.Stat(py); err != nil {
-			fmt.Fprintf(os.Stderr, "bench: %s missing: the Python peers are skipped (make pyenv)\n", py)
-			py = ""
-		}
-	case "none":
-		py = ""
-	}
+	py := peerPython(*python, root)
 	if *work == "" {
 		*work = filepath.Join(root, "bench", "out")
 	}
@@ -184,6 +191,23 @@ Flags:
 		res.TrainRatio, res.InferB1Ratio, res.InferB16Ratio, res.InferOptB1Ratio, res.InferOptB16Ratio)
 	fmt.Fprintf(os.Stderr, "bench: wrote %s and %s in %.0fs\n", *md, *out, res.DurationSeconds)
 	return runErr
+}
+
+// peerPython is the python of the -python flag: the repository's .venv by default (empty, with a
+// note, when it is missing), none for "none".
+func peerPython(flagValue, root string) string {
+	switch flagValue {
+	case "":
+		py := filepath.Join(root, ".venv", "bin", "python")
+		if _, err := os.Stat(py); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %s missing: the Python peers are skipped (make pyenv)\n", py)
+			return ""
+		}
+		return py
+	case "none":
+		return ""
+	}
+	return flagValue
 }
 
 // runProfile prints the per-op profile of spec as Markdown on standard output; nothing is written.

@@ -70,7 +70,7 @@ func runWorker(ctx context.Context, kind, spec string, lockstep bool) error {
 			res, err = bench.PipelineGo(ctx, s)
 		}
 	default:
-		return fmt.Errorf("-worker %q: want %s, %s, %s, %s, %s or %s", kind, bench.WorkTrain, bench.WorkTrainGroup, bench.WorkPeak, bench.WorkExport, bench.WorkInfer, bench.WorkPipeline)
+		return fmt.Errorf("-worker %q: want %s, %s, %s, %s, %s, %s or %s", kind, bench.WorkTrain, bench.WorkTrainGroup, bench.WorkPeak, bench.WorkExport, bench.WorkInfer, bench.WorkPipeline, bench.WorkProfile)
 	}
 	if err != nil {
 		return err

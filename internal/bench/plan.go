@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/finegrain/finegrain/nets"
@@ -31,8 +32,9 @@ type Plan struct {
 	// all of them in quick mode, one in full mode, where a 224×224 session takes gigabytes.
 	VariantsPerGroup int `json:"variants_per_group"`
 	// Profiles are per-op profiles (TensorFlow's step statistics) taken after the variants, as long
-	// as the Budget allows: full mode traces the training step and the batch-1 inference head of
-	// `none` and every gated variant, so that each full run records where the time goes.
+	// as the Budget allows: full mode traces the training step of `none`, every gated variant and
+	// Keras's ResNet50 (KerasVariant), and the batch-1 inference head of the Go variants, so that each
+	// full run records where the time goes.
 	Profiles []ProfileSpec `json:"profiles,omitempty"`
 	Peak     PeakSpec      `json:"peak"`
 	Infer    InferSpec     `json:"infer"`
@@ -102,8 +104,10 @@ func PlanFor(mode string, ncpu int) (Plan, error) {
 		p.Budget = 45 * time.Minute
 		p.VariantsPerGroup = 1
 		gated := []string{nets.AttentionNone.String(), nets.AttentionCA.String(), nets.AttentionSA.String(), nets.AttentionCSCA.String()}
+		// Keras's step beside the Go variants' shows where the Go graph loses time against it; its
+		// inference is compared with the Go export's by the inference pairs instead.
 		p.Profiles = []ProfileSpec{
-			{Variants: gated, Depth: 50, ImageSize: 224, Batch: 8, Classes: 200, Steps: 5, Top: 5},
+			{Variants: append(slices.Clone(gated), KerasVariant), Depth: 50, ImageSize: 224, Batch: 8, Classes: 200, Steps: 5, Top: 5},
 			{Variants: gated, Depth: 50, ImageSize: 224, Batch: 1, Classes: 200, Steps: 10, Top: 5, Inference: true},
 		}
 	default:

@@ -51,6 +51,25 @@ func TestPlanFor(t *testing.T) {
 		if full.Train.ImageSize != 224 || full.Train.Batch != 16 || len(full.TrainPairs) != 2 {
 			t.Errorf("full plan %+v: want 224×224, batch 16, the pairs without and with XLA", full)
 		}
+		// Keras's step is profiled beside the Go variants', after them; its inference is not.
+		if len(full.Profiles) != 2 {
+			t.Fatalf("full plan: %d profiles, want the training step and the inference head", len(full.Profiles))
+		}
+		for _, ps := range full.Profiles {
+			if err := ps.validate(); err != nil {
+				t.Errorf("full plan profile: %v", err)
+			}
+			if ps.Variants[0] != "none" {
+				t.Errorf("full plan profile %v: want none as the baseline", ps.Variants)
+			}
+		}
+		train, infer := full.Profiles[0], full.Profiles[1]
+		if train.Inference || !slices.Equal(train.Variants, []string{"none", "ca", "sa", "csca", KerasVariant}) {
+			t.Errorf("full plan training profile %v (inference %v), want the gated variants then %s", train.Variants, train.Inference, KerasVariant)
+		}
+		if !infer.Inference || slices.Contains(infer.Variants, KerasVariant) {
+			t.Errorf("full plan inference profile %v (inference %v), want the Go variants alone", infer.Variants, infer.Inference)
+		}
 	}
 	if _, err := PlanFor("medium", 2); err == nil || !strings.Contains(err.Error(), "medium") {
 		t.Errorf("PlanFor(medium) error %v, want one naming the mode", err)

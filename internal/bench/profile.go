@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,10 +15,18 @@ import (
 	"github.com/finegrain/finegrain/ops"
 )
 
+// KerasVariant is the pseudo-variant of a ProfileSpec that profiles Keras's ResNet50
+// (bench/keras_train.py) beside the Go graphs, so that the op types where the Go step loses time
+// against Keras's show up in the same table.
+const KerasVariant = "keras"
+
 // ProfileSpec is a per-op profile of the training step (or the inference head) of attention
-// variants, through TensorFlow's step statistics (ops.RunWithStats).
+// variants, through TensorFlow's step statistics (ops.RunWithStats), and of Keras's ResNet50
+// (KerasVariant) through TensorFlow's profiler.
 type ProfileSpec struct {
-	Variants  []string `json:"variants"` // the first is the one the others are compared with
+	// Variants are attention variants and KerasVariant; the first is the one the others are
+	// compared with.
+	Variants  []string `json:"variants"`
 	Depth     int      `json:"depth"`
 	ImageSize int      `json:"image_size"`
 	Batch     int      `json:"batch"`
@@ -28,6 +38,10 @@ type ProfileSpec struct {
 	Settings  Settings `json:"settings"`
 	// Top is how many of the longest nodes each variant lists (0: none).
 	Top int `json:"top"`
+	// Python (with TensorFlow) runs KerasScript, the path of bench/keras_train.py, for KerasVariant.
+	// They name this machine's files, so they stay out of the recorded results.
+	Python      string `json:"-"`
+	KerasScript string `json:"-"`
 }
 
 func (s ProfileSpec) validate() error {
@@ -41,7 +55,34 @@ func (s ProfileSpec) validate() error {
 		}
 		seen[v] = true
 	}
+	if seen[KerasVariant] && s.Depth != 50 {
+		return fmt.Errorf("profile: variant %s is Keras's ResNet50, but depth is %d: want 50", KerasVariant, s.Depth)
+	}
 	return nil
+}
+
+// goVariants is s with the Go variants alone, in their order.
+func (s ProfileSpec) goVariants() ProfileSpec {
+	s.Variants = slices.DeleteFunc(slices.Clone(s.Variants), func(v string) bool { return v == KerasVariant })
+	return s
+}
+
+// kerasCommand is the Keras script profiling s's step: a first step and one timed step untraced, as
+// the Go profile runs a first and a warm-up step, then s.Steps traced ones.
+func (s ProfileSpec) kerasCommand() (Command, error) {
+	if s.KerasScript == "" {
+		return Command{}, fmt.Errorf("profile %s: no path to %s", KerasVariant, KerasScript)
+	}
+	args := kerasArgs(TrainSpec{Batch: s.Batch, ImageSize: s.ImageSize, Classes: s.Classes, Steps: 1}, s.Settings.XLA, s.Settings)
+	args = append(args, "--profile-steps", strconv.Itoa(s.Steps))
+	if s.Inference {
+		args = append(args, "--profile-inference")
+	}
+	c, err := pythonCommand(s.Python, s.KerasScript, Settings{OneDNN: s.Settings.OneDNN}.Env(), args...)
+	if err != nil {
+		return Command{}, fmt.Errorf("profile %s: %w", KerasVariant, err)
+	}
+	return c, nil
 }
 
 // trainSpec is the benchmark's training spec of one variant of s.
@@ -88,10 +129,48 @@ type NodeProfile struct {
 // train.BuildGraph and AddOptimizer, the step the trainer runs), runs a first and a warm-up step
 // untraced, then traces spec.Steps steps. The variants run one after another, each session closed
 // before the next is built, so that a 224-pixel profile of two variants needs the memory of one.
+// KerasVariant runs spec.KerasScript with spec.Python in a process of its own.
 func RunProfile(ctx context.Context, spec ProfileSpec) (*Profile, error) {
+	return profileWith(ctx, spec, RunJSON, runGoProfile)
+}
+
+// profileWith profiles spec's Go variants with goProfile, in one call, and KerasVariant with exec,
+// and returns them in spec's order. The runner passes its worker process and its Exec; RunProfile
+// runs the Go variants in this process.
+func profileWith(ctx context.Context, spec ProfileSpec, exec Exec, goProfile func(context.Context, ProfileSpec) (*Profile, error)) (*Profile, error) {
 	if err := spec.validate(); err != nil {
 		return nil, err
 	}
+	byName := map[string]VariantProfile{}
+	if g := spec.goVariants(); len(g.Variants) > 0 {
+		gp, err := goProfile(ctx, g)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range gp.Variants {
+			byName[v.Attention] = v
+		}
+	}
+	if slices.Contains(spec.Variants, KerasVariant) {
+		kp, err := profileKeras(ctx, spec, exec)
+		if err != nil {
+			return nil, err
+		}
+		byName[KerasVariant] = *kp
+	}
+	p := &Profile{Spec: spec}
+	for _, v := range spec.Variants {
+		vp, ok := byName[v]
+		if !ok {
+			return nil, fmt.Errorf("profile: variant %s missing from the profile's results", v)
+		}
+		p.Variants = append(p.Variants, vp)
+	}
+	return p, nil
+}
+
+// runGoProfile profiles spec's variants, Go variants all, in this process.
+func runGoProfile(ctx context.Context, spec ProfileSpec) (*Profile, error) {
 	p := &Profile{Spec: spec}
 	for _, v := range spec.Variants {
 		vp, err := profileVariant(ctx, spec, v)
@@ -101,6 +180,98 @@ func RunProfile(ctx context.Context, spec ProfileSpec) (*Profile, error) {
 		p.Variants = append(p.Variants, *vp)
 	}
 	return p, nil
+}
+
+// profileKeras runs the Keras script with --profile-steps through exec and reduces its traced steps
+// as a Go variant's.
+func profileKeras(ctx context.Context, spec ProfileSpec, exec Exec) (*VariantProfile, error) {
+	c, err := spec.kerasCommand()
+	if err != nil {
+		return nil, err
+	}
+	var out kerasProfileOutput
+	if err := exec(ctx, c, &out); err != nil {
+		return nil, fmt.Errorf("profile %s: %w", KerasVariant, err)
+	}
+	steps, err := out.stepStats(spec.Steps, spec.Inference)
+	if err != nil {
+		return nil, fmt.Errorf("profile %s: %s: %w", KerasVariant, spec.KerasScript, err)
+	}
+	return reduceSteps(KerasVariant, steps, spec.Top), nil
+}
+
+// kerasProfileOutput is the part of bench/keras_train.py's JSON that --profile-steps adds: the nodes
+// of each traced step as TensorFlow's profiler recorded them on the host's compute threads. The
+// fields a node needs are pointers so that a missing one is told from a zero.
+type kerasProfileOutput struct {
+	Profile *struct {
+		Inference *bool `json:"inference"`
+		Steps     []struct {
+			SpanUs *float64 `json:"span_us"`
+			Nodes  []struct {
+				Name    string   `json:"name"`
+				Op      string   `json:"op"`
+				StartUs *float64 `json:"start_us"`
+				WallUs  *float64 `json:"wall_us"`
+			} `json:"nodes"`
+		} `json:"steps"`
+	} `json:"profile"`
+}
+
+// stepStats converts the script's profile into step statistics, the op type after the colon of a
+// trace event's name becoming the node's kernel; it wants steps traced steps of the inference head or
+// the training step as inference says. An error names the field at fault.
+func (o kerasProfileOutput) stepStats(steps int, inference bool) ([]*ops.StepStats, error) {
+	p := o.Profile
+	switch {
+	case p == nil:
+		return nil, fmt.Errorf(`no "profile" key: the script ran without --profile-steps`)
+	case p.Inference == nil:
+		return nil, fmt.Errorf(`profile.inference missing`)
+	case *p.Inference != inference:
+		return nil, fmt.Errorf("profile.inference is %v, want %v", *p.Inference, inference)
+	case len(p.Steps) != steps:
+		return nil, fmt.Errorf("profile.steps has %d steps, want %d", len(p.Steps), steps)
+	}
+	out := make([]*ops.StepStats, len(p.Steps))
+	for i, s := range p.Steps {
+		span, err := micros(s.SpanUs, fmt.Sprintf("profile.steps[%d].span_us", i))
+		if err != nil {
+			return nil, err
+		}
+		if len(s.Nodes) == 0 {
+			return nil, fmt.Errorf("profile.steps[%d].nodes is empty", i)
+		}
+		st := &ops.StepStats{Span: span, Nodes: make([]ops.NodeStat, len(s.Nodes))}
+		for j, n := range s.Nodes {
+			at := fmt.Sprintf("profile.steps[%d].nodes[%d]", i, j)
+			if n.Name == "" || n.Op == "" {
+				return nil, fmt.Errorf("%s: name %q, op %q: want both", at, n.Name, n.Op)
+			}
+			start, err := micros(n.StartUs, at+".start_us")
+			if err != nil {
+				return nil, err
+			}
+			wall, err := micros(n.WallUs, at+".wall_us")
+			if err != nil {
+				return nil, err
+			}
+			st.Nodes[j] = ops.NodeStat{Name: n.Name, Kernel: n.Op, Device: "/host:CPU", Start: start, Wall: wall}
+		}
+		out[i] = st
+	}
+	return out, nil
+}
+
+// micros is a duration in microseconds, which must be present, finite and not negative.
+func micros(us *float64, field string) (time.Duration, error) {
+	if us == nil {
+		return 0, fmt.Errorf("%s missing", field)
+	}
+	if math.IsNaN(*us) || math.IsInf(*us, 0) || *us < 0 || *us > float64(math.MaxInt64/int64(time.Microsecond)) {
+		return 0, fmt.Errorf("%s is %v: want a duration in microseconds, 0 or more", field, *us)
+	}
+	return time.Duration(math.Round(*us * float64(time.Microsecond))), nil
 }
 
 func profileVariant(ctx context.Context, spec ProfileSpec, variant string) (*VariantProfile, error) {

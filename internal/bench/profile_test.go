@@ -2,12 +2,16 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"math"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/finegrain/finegrain/internal/pyref"
 	"github.com/finegrain/finegrain/ops"
 )
 
@@ -137,4 +141,156 @@ func TestRunProfile(t *testing.T) {
 	if _, err := RunProfile(context.Background(), tinyProfile(false, "none", "bogus")); err == nil || !strings.Contains(err.Error(), "bogus") {
 		t.Errorf("unknown variant: err %v, want one naming it", err)
 	}
+}
+
+func TestProfileSpecValidateKeras(t *testing.T) {
+	tests := []struct {
+		name    string
+		depth   int
+		variant []string
+		wantErr string
+	}{
+		{"keras at depth 50", 50, []string{"none", KerasVariant}, ""},
+		{"keras as the baseline", 50, []string{KerasVariant, "csca"}, ""},
+		{"keras at depth 18", 18, []string{"none", KerasVariant}, "depth is 18"},
+		{"Go variants at depth 18", 18, []string{"none", "csca"}, ""},
+	}
+	for _, tt := range tests {
+		s := tinyProfile(false, tt.variant...)
+		s.Depth = tt.depth
+		err := s.validate()
+		if (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("%s: err %v, want %q", tt.name, err, tt.wantErr)
+		}
+	}
+}
+
+// TestKerasStepStats converts the Keras script's profile JSON; a bad field gives an error naming it.
+func TestKerasStepStats(t *testing.T) {
+	const good = `{"images_per_s": 1, "profile": {"inference": false, "steps": [
+		{"span_us": 12.5, "call_us": 20, "nodes": [
+			{"name": "resnet50_1/conv1_conv_1/convolution", "op": "_MklNativeConv2D", "start_us": 0, "wall_us": 10.25},
+			{"name": "sgd/Mul_3", "op": "Mul", "start_us": 10.5, "wall_us": 2}]},
+		{"span_us": 3, "nodes": [{"name": "sgd/Mul_3", "op": "Mul", "start_us": 0, "wall_us": 3}]}]}}`
+	us := func(f float64) time.Duration { return time.Duration(f * float64(time.Microsecond)) }
+	tests := []struct {
+		name      string
+		json      string
+		steps     int
+		inference bool
+		want      []*ops.StepStats
+		wantErr   string
+	}{
+		{"two steps", good, 2, false, []*ops.StepStats{
+			{Span: us(12.5), Nodes: []ops.NodeStat{
+				{Name: "resnet50_1/conv1_conv_1/convolution", Kernel: "_MklNativeConv2D", Device: "/host:CPU", Wall: us(10.25)},
+				{Name: "sgd/Mul_3", Kernel: "Mul", Device: "/host:CPU", Start: us(10.5), Wall: us(2)}}},
+			{Span: us(3), Nodes: []ops.NodeStat{{Name: "sgd/Mul_3", Kernel: "Mul", Device: "/host:CPU", Wall: us(3)}}},
+		}, ""},
+		{"no profile", `{"images_per_s": 1}`, 1, false, nil, `no "profile" key`},
+		{"wrong step count", good, 3, false, nil, "profile.steps has 2 steps, want 3"},
+		{"inference expected", good, 2, true, nil, "profile.inference is false, want true"},
+		{"inference missing", `{"profile": {"steps": []}}`, 0, false, nil, "profile.inference missing"},
+		{"span missing", `{"profile": {"inference": false, "steps": [{"nodes": [{"name": "a", "op": "Mul", "start_us": 0, "wall_us": 1}]}]}}`, 1, false, nil, "profile.steps[0].span_us missing"},
+		{"no nodes", `{"profile": {"inference": false, "steps": [{"span_us": 1, "nodes": []}]}}`, 1, false, nil, "profile.steps[0].nodes is empty"},
+		{"no op", `{"profile": {"inference": false, "steps": [{"span_us": 1, "nodes": [{"name": "a", "start_us": 0, "wall_us": 1}]}]}}`, 1, false, nil, "profile.steps[0].nodes[0]: name \"a\", op \"\""},
+		{"negative wall", `{"profile": {"inference": false, "steps": [{"span_us": 1, "nodes": [{"name": "a", "op": "Mul", "start_us": 0, "wall_us": -1}]}]}}`, 1, false, nil, "profile.steps[0].nodes[0].wall_us is -1"},
+		{"start missing", `{"profile": {"inference": false, "steps": [{"span_us": 1, "nodes": [{"name": "a", "op": "Mul", "wall_us": 1}]}]}}`, 1, false, nil, "profile.steps[0].nodes[0].start_us missing"},
+	}
+	for _, tt := range tests {
+		var out kerasProfileOutput
+		if err := json.Unmarshal([]byte(tt.json), &out); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		got, err := out.stepStats(tt.steps, tt.inference)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%s: err %v, want one containing %q", tt.name, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+		} else if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: got %+v, want %+v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestProfileWithKeras: the Keras column comes from the script's output through exec, the Go ones
+// from one Go profile without it, in the spec's order (the first the baseline), and the script is
+// asked for the spec's steps, threads and mode.
+func TestProfileWithKeras(t *testing.T) {
+	spec := tinyProfile(true, KerasVariant, "none", "csca")
+	spec.Depth, spec.Python, spec.KerasScript = 50, "py", "/repo/bench/keras_train.py"
+	var asked Command
+	exec := func(_ context.Context, c Command, v any) error {
+		asked = c
+		return json.Unmarshal([]byte(`{"profile": {"inference": true, "steps": [
+			{"span_us": 1000, "nodes": [{"name": "c", "op": "Conv2D", "start_us": 0, "wall_us": 1000}]},
+			{"span_us": 3000, "nodes": [{"name": "c", "op": "Conv2D", "start_us": 0, "wall_us": 3000}]}]}}`), v)
+	}
+	var goAsked []string
+	goProfile := func(_ context.Context, s ProfileSpec) (*Profile, error) {
+		goAsked = s.Variants
+		p := &Profile{Spec: s}
+		for _, v := range s.Variants {
+			p.Variants = append(p.Variants, VariantProfile{Attention: v, SumMs: 1})
+		}
+		return p, nil
+	}
+	p, err := profileWith(context.Background(), spec, exec, goProfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, v := range p.Variants {
+		got = append(got, v.Attention)
+	}
+	if !slices.Equal(got, spec.Variants) || !slices.Equal(goAsked, []string{"none", "csca"}) || !slices.Equal(p.Spec.Variants, spec.Variants) {
+		t.Errorf("columns %v from Go variants %v, spec %v; want %v from [none csca]", got, goAsked, p.Spec.Variants, spec.Variants)
+	}
+	if k := p.Variants[0]; k.SpanMs != 2 || len(k.Ops) != 1 || k.Ops[0].Op != "Conv2D" || k.Ops[0].MedianMs != 2 {
+		t.Errorf("keras column %+v, want the median of the script's two steps", k)
+	}
+	args := strings.Join(asked.Args, " ")
+	for _, want := range []string{"/repo/bench/keras_train.py ", "--size 32", "--batch 2", "--classes 3", "--intra 1", "--inter 1", "--profile-steps 2", "--profile-inference"} {
+		if asked.Name != "py" || !strings.Contains(args, want) {
+			t.Errorf("script run as %s, want %q among its arguments", asked, want)
+		}
+	}
+	spec.Python = ""
+	if _, err := profileWith(context.Background(), spec, exec, goProfile); err == nil || !strings.Contains(err.Error(), "make pyenv") {
+		t.Errorf("without a Python: err %v, want one saying how to get it", err)
+	}
+}
+
+// TestRunProfileKeras runs the real Keras script on 32×32 images and traces one step.
+func TestRunProfileKeras(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds Keras's ResNet50 and traces its step")
+	}
+	py := pyref.TensorFlow(t)
+	root, err := pyref.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := ProfileSpec{Variants: []string{KerasVariant}, Depth: 50, ImageSize: 32, Batch: 2, Classes: 3, Steps: 1, Top: 3,
+		Settings: Settings{IntraOpThreads: 1, InterOpThreads: 1}, Python: py, KerasScript: filepath.Join(root, KerasScript)}
+	p, err := RunProfile(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := p.Variants[0]
+	var conv int
+	for _, o := range k.Ops {
+		if strings.Contains(o.Op, "Conv2D") {
+			conv += o.Nodes
+		}
+	}
+	// ResNet50 has 53 convolutions, each with a forward kernel and one or two backward ones.
+	if k.Attention != KerasVariant || k.SpanMs <= 0 || k.SumMs <= 0 || conv < 53 || len(k.Top) != 3 {
+		t.Errorf("keras profile: span %v ms, node time %v ms, %d convolution nodes, top %+v", k.SpanMs, k.SumMs, conv, k.Top)
+	}
+	t.Logf("\n%s", p.Markdown())
 }

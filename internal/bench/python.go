@@ -48,6 +48,16 @@ type Command struct {
 	Env  []string
 }
 
+// pythonCommand runs a peer script with python, TensorFlow's C++ logs quiet and no GPU, with env
+// added; it fails without a Python.
+func pythonCommand(python, script string, env []string, args ...string) (Command, error) {
+	if python == "" {
+		return Command{}, errNoPython
+	}
+	return Command{Name: python, Args: append([]string{script}, args...),
+		Env: append([]string{"TF_CPP_MIN_LOG_LEVEL=2", "CUDA_VISIBLE_DEVICES="}, env...)}, nil
+}
+
 func (c Command) String() string {
 	s := strings.Join(append([]string{c.Name}, c.Args...), " ")
 	if len(s) > 300 {

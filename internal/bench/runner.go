@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -169,11 +170,7 @@ func (st *runState) runWorker(kind string, spec any, env []string, v any) error 
 
 // python is the command running a peer script; it fails without a Python.
 func (st *runState) python(script string, env []string, args ...string) (Command, error) {
-	if st.Python == "" {
-		return Command{}, errNoPython
-	}
-	return Command{Name: st.Python, Args: append([]string{filepath.Join(st.Root, script)}, args...),
-		Env: append([]string{"TF_CPP_MIN_LOG_LEVEL=2", "CUDA_VISIBLE_DEVICES="}, env...)}, nil
+	return pythonCommand(st.Python, filepath.Join(st.Root, script), env, args...)
 }
 
 func (st *runState) peak(s Settings) {
@@ -199,6 +196,16 @@ func (st *runState) trainGo(spec TrainSpec, attention string, s Settings, label 
 
 // kerasCommand is the Keras peer at spec's size with the settings' threads.
 func (st *runState) kerasCommand(spec TrainSpec, xla bool, s Settings, lockstep bool) (Command, error) {
+	args := kerasArgs(spec, xla, s)
+	if lockstep {
+		args = append(args, "--lockstep")
+	}
+	return st.python(KerasScript, Settings{OneDNN: s.OneDNN}.Env(), args...)
+}
+
+// kerasArgs are the Keras script's arguments for spec's batch, size, classes, warm-up and timed
+// steps, with the settings' threads.
+func kerasArgs(spec TrainSpec, xla bool, s Settings) []string {
 	args := []string{"--batch", strconv.Itoa(spec.Batch), "--size", strconv.Itoa(spec.ImageSize),
 		"--classes", strconv.Itoa(spec.Classes), "--steps", strconv.Itoa(spec.Steps),
 		"--warmup", strconv.Itoa(spec.Warmup), "--intra", strconv.Itoa(s.Session().IntraOpThreads),
@@ -206,10 +213,7 @@ func (st *runState) kerasCommand(spec TrainSpec, xla bool, s Settings, lockstep 
 	if xla {
 		args = append(args, "--xla")
 	}
-	if lockstep {
-		args = append(args, "--lockstep")
-	}
-	return st.python(KerasScript, Settings{OneDNN: s.OneDNN}.Env(), args...)
+	return args
 }
 
 func kerasWhat(label string, spec TrainSpec, xla bool, s Settings) string {
@@ -453,13 +457,22 @@ func (st *runState) variants() {
 }
 
 // profilesReserve is what a run keeps of its budget for a profile: at 224 px four variants' training
-// steps take about a minute to build and trace on 2 CPUs, the inference heads less.
-const profilesReserve = 3 * time.Minute
+// steps take about a minute to build and trace on 2 CPUs, Keras's half a minute more, the inference
+// heads less.
+const profilesReserve = 4 * time.Minute
 
-// profiles takes the plan's per-op profiles, each in its own worker process, skipping those that would
-// end past the budget.
+// profiles takes the plan's per-op profiles, the Go variants of each in a worker process and Keras
+// (KerasVariant) in the Keras script, skipping those that would end past the budget. Without a
+// Python the Keras column is left out and the Go variants are profiled all the same (the report
+// already says the peers were skipped).
 func (st *runState) profiles() {
 	for _, spec := range st.Plan.Profiles {
+		spec.Python, spec.KerasScript = st.Python, filepath.Join(st.Root, KerasScript)
+		if st.Python == "" && slices.Contains(spec.Variants, KerasVariant) {
+			if spec = spec.goVariants(); len(spec.Variants) == 0 {
+				continue
+			}
+		}
 		pr := ProfileRun{Spec: spec}
 		what := fmt.Sprintf("Go profile %s %dpx batch %d", strings.Join(spec.Variants, ", "), spec.ImageSize, spec.Batch)
 		if spec.Inference {
@@ -471,7 +484,15 @@ func (st *runState) profiles() {
 			st.logf("%s: skipped (%s)", what, pr.Skipped)
 		} else {
 			st.measure(&pr.Meta, what, func() error {
-				return st.runWorker(WorkProfile, spec, spec.Settings.Env(), &pr.Result)
+				var err error
+				pr.Result, err = profileWith(st.ctx, spec, st.Exec, func(_ context.Context, g ProfileSpec) (*Profile, error) {
+					var p Profile
+					if err := st.runWorker(WorkProfile, g, g.Settings.Env(), &p); err != nil {
+						return nil, err
+					}
+					return &p, nil
+				})
+				return err
 			})
 		}
 		st.res.Profiles = append(st.res.Profiles, pr)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -80,6 +81,9 @@ func (f *fakeExec) run(_ context.Context, c Command, v any) error {
 		if err := json.Unmarshal([]byte(args[3]), &spec); err != nil {
 			return err
 		}
+		if slices.Contains(spec.Variants, KerasVariant) {
+			return fmt.Errorf("the profile worker was asked for %s, which the Keras script profiles", KerasVariant)
+		}
 		p := Profile{Spec: spec}
 		for i, a := range spec.Variants {
 			extra := 10 * float64(i)
@@ -100,6 +104,13 @@ func (f *fakeExec) run(_ context.Context, c Command, v any) error {
 		}
 		k.ImagesPerSec = k.Step.Rate(8)
 		out = k
+		if steps := argValue(args, "--profile-steps"); steps != "" {
+			n, err := strconv.Atoi(steps)
+			if err != nil {
+				return err
+			}
+			out = fakeKerasProfile(k, n, slices.Contains(args, "--profile-inference"))
+		}
 	case "infer_savedmodel.py":
 		out = PyInfer{TensorFlow: "2.x", Batches: []PyInferBatch{
 			{Batch: 1, MedianMS: 25, ImagesPerSec: 40, Numpy: timing(0.025, 3), Tensor: timing(0.024, 3), Signature: timing(0.026, 3)},
@@ -115,6 +126,32 @@ func (f *fakeExec) run(_ context.Context, c Command, v any) error {
 		return err
 	}
 	return json.Unmarshal(b, v)
+}
+
+// argValue is the value after flag in args, "" when it is absent.
+func argValue(args []string, flag string) string {
+	if i := slices.Index(args, flag); i >= 0 && i+1 < len(args) {
+		return args[i+1]
+	}
+	return ""
+}
+
+// fakeKerasProfile is the Keras script's output with n traced steps of three nodes: a 40 µs
+// convolution, a 5 µs multiplication and a 3 µs assignment that Go's graph does not run.
+func fakeKerasProfile(k KerasTrain, n int, inference bool) map[string]any {
+	b, _ := json.Marshal(k)
+	var out map[string]any
+	_ = json.Unmarshal(b, &out)
+	var steps []any
+	for range n {
+		steps = append(steps, map[string]any{"span_us": 50, "call_us": 55, "nodes": []any{
+			map[string]any{"name": "resnet50_1/conv1_conv_1/convolution", "op": "Conv2D", "start_us": 0, "wall_us": 40},
+			map[string]any{"name": "sgd/Mul_1", "op": "Mul", "start_us": 40, "wall_us": 5},
+			map[string]any{"name": "sgd/AssignAddVariableOp", "op": "AssignAddVariableOp", "start_us": 45, "wall_us": 3},
+		}})
+	}
+	out["profile"] = map[string]any{"inference": inference, "steps": steps}
+	return out
 }
 
 // pair runs both commands of a lockstep pair one after the other, checking the lockstep flags.
@@ -221,13 +258,21 @@ func TestRunner(t *testing.T) {
 // the results and the report, and are skipped, saying why, when the budget is spent.
 func TestRunnerProfiles(t *testing.T) {
 	tests := []struct {
-		name     string
-		budget   time.Duration
-		wantRuns int
-		wantInMD []string
+		name        string
+		budget      time.Duration
+		python      string
+		wantRuns    int
+		wantKeras   int      // Keras profiles run (the training profile names keras, the inference one does not)
+		wantTrain   []string // the training profile's columns
+		wantInMD    []string
+		wantNotInMD []string
 	}{
-		{"measured", 0, 2, []string{"Per-op profile of the training step", "Per-op profile of the inference head", "| Mul | 10.00 |"}},
-		{"budget spent", time.Nanosecond, 0, []string{"### Go profile none, csca 112px batch 2\n\nSkipped: time budget", "(inference)\n\nSkipped: time budget"}},
+		{"measured", 0, "python", 2, 1, []string{"none", "csca", KerasVariant}, []string{"Per-op profile of the training step", "Per-op profile of the inference head", "| Mul | 10.00 |",
+			"`keras` − `none` ms |", "| Conv2D | 90.00 | 90.0% | 3 | 90.00 | 90.0% | 3 | +0.00 | 0.04 | 83.3% | 1 | -89.96 |",
+			"| AssignAddVariableOp | 0.00 | 0.0% | 0 | 0.00 | 0.0% | 0 | +0.00 | 0.00 | 6.2% | 1 | +0.00 |",
+			"| **step span** | 60.00 | | | 70.00 | | | +10.00 (+16.7%) | 0.05 | | | -59.95 (-99.9%) |"}, nil},
+		{"without python", 0, "", 2, 0, []string{"none", "csca"}, []string{"| Mul | 10.00 |"}, []string{"`keras`"}},
+		{"budget spent", time.Nanosecond, "python", 0, 0, nil, []string{"### Go profile none, csca, keras 112px batch 2\n\nSkipped: time budget", "(inference)\n\nSkipped: time budget"}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -235,26 +280,49 @@ func TestRunnerProfiles(t *testing.T) {
 			p := testPlan(t)
 			p.Variants = nil
 			p.Budget = tc.budget
-			base := ProfileSpec{Variants: []string{"none", "csca"}, Depth: 18, ImageSize: 112, Batch: 2, Classes: 10, Steps: 2, Settings: p.Train.Settings}
+			base := ProfileSpec{Variants: []string{"none", "csca", KerasVariant}, Depth: 50, ImageSize: 112, Batch: 2, Classes: 10, Steps: 2, Settings: p.Train.Settings}
 			inference := base
+			inference.Variants = []string{"none", "csca"}
 			inference.Inference = true
 			p.Profiles = []ProfileSpec{base, inference}
-			r := &Runner{Plan: p, Self: "self", Python: "python", Root: "/repo", Work: t.TempDir(), Exec: f.run, Pair: f.pair, Command: "test"}
+			r := &Runner{Plan: p, Self: "self", Python: tc.python, Root: "/repo", Work: t.TempDir(), Exec: f.run, Pair: f.pair, Command: "test"}
 			res, err := r.Run(context.Background())
-			if err != nil {
+			if tc.python != "" && err != nil {
 				t.Fatal(err)
 			}
-			ran := 0
+			ran, keras := 0, 0
 			for _, c := range f.calls {
-				if c == WorkProfile {
+				switch c {
+				case WorkProfile:
 					ran++
+				case filepath.Base(KerasScript):
+					keras++
 				}
 			}
-			if ran != tc.wantRuns || len(res.Profiles) != 2 {
-				t.Fatalf("%d profile workers ran and %d profiles recorded, want %d and 2", ran, len(res.Profiles), tc.wantRuns)
+			if tc.python != "" {
+				keras-- // the training pair's Keras step
+			}
+			if ran != tc.wantRuns || keras != tc.wantKeras || len(res.Profiles) != 2 {
+				t.Fatalf("%d profile workers and %d Keras profiles ran, %d profiles recorded; want %d, %d and 2", ran, keras, len(res.Profiles), tc.wantRuns, tc.wantKeras)
 			}
 			if tc.wantRuns > 0 && (res.Profiles[1].Result == nil || !res.Profiles[1].Result.Spec.Inference) {
 				t.Errorf("second profile %+v, want the inference one's result", res.Profiles[1])
+			}
+			if tc.wantTrain != nil {
+				var got []string
+				if r := res.Profiles[0].Result; r != nil {
+					for _, v := range r.Variants {
+						got = append(got, v.Attention)
+					}
+				}
+				if !slices.Equal(got, tc.wantTrain) {
+					t.Errorf("training profile's columns %v, want %v (%+v)", got, tc.wantTrain, res.Profiles[0].Meta)
+				}
+			}
+			for _, s := range tc.wantNotInMD {
+				if md := res.Tables(); strings.Contains(md, s) {
+					t.Errorf("tables have %q:\n%s", s, md)
+				}
 			}
 			md := res.Tables()
 			for _, s := range tc.wantInMD {
