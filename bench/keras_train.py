@@ -169,7 +169,7 @@ def trace(fn, n, window):
         for start, dur, name in evs:
             node, _, op = name.rpartition(":")
             nodes.append({"name": node, "op": op, "start_us": (start - first) / 1e6, "wall_us": dur / 1e6})
-        out.append({"span_us": (last - first) / 1e6, "call_us": (windows[i][1] - windows[i][0]) / 1e6, "nodes": nodes})
+        out.append({"span_us": (last - first) / 1e6, "nodes": nodes})
     return out
 
 

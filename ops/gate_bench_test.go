@@ -128,15 +128,7 @@ func newGateBench(tb testing.TB, kind string, cfg ops.GateConfig, shape []int64)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sess, err := ops.DefaultSessionConfig().NewSession(g.TF())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { sess.Close() })
-	if _, err := sess.Run(nil, nil, []*tf.Operation{g.InitOp()}); err != nil {
-		tb.Fatal(err)
-	}
-	gb.sess = sess
+	gb.sess = newSession(tb, g)
 	return gb
 }
 

@@ -107,15 +107,17 @@ func tensorOf(t *testing.T, dtype tf.DataType, vals []float64, shape []int64) *t
 	return tensor
 }
 
-func newSession(t *testing.T, g *ops.Graph) *tf.Session {
-	t.Helper()
+// newSession opens a session on g with the project's defaults, closed when the test ends, and runs
+// g's initialisers.
+func newSession(tb testing.TB, g *ops.Graph) *tf.Session {
+	tb.Helper()
 	sess, err := ops.DefaultSessionConfig().NewSession(g.TF())
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { sess.Close() })
+	tb.Cleanup(func() { sess.Close() })
 	if _, err := sess.Run(nil, nil, []*tf.Operation{g.InitOp()}); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return sess
 }

@@ -168,7 +168,7 @@ func TestProfileSpecValidateKeras(t *testing.T) {
 // TestKerasStepStats converts the Keras script's profile JSON; a bad field gives an error naming it.
 func TestKerasStepStats(t *testing.T) {
 	const good = `{"images_per_s": 1, "profile": {"inference": false, "steps": [
-		{"span_us": 12.5, "call_us": 20, "nodes": [
+		{"span_us": 12.5, "nodes": [
 			{"name": "resnet50_1/conv1_conv_1/convolution", "op": "_MklNativeConv2D", "start_us": 0, "wall_us": 10.25},
 			{"name": "sgd/Mul_3", "op": "Mul", "start_us": 10.5, "wall_us": 2}]},
 		{"span_us": 3, "nodes": [{"name": "sgd/Mul_3", "op": "Mul", "start_us": 0, "wall_us": 3}]}]}}`

@@ -144,7 +144,7 @@ func fakeKerasProfile(k KerasTrain, n int, inference bool) map[string]any {
 	_ = json.Unmarshal(b, &out)
 	var steps []any
 	for range n {
-		steps = append(steps, map[string]any{"span_us": 50, "call_us": 55, "nodes": []any{
+		steps = append(steps, map[string]any{"span_us": 50, "nodes": []any{
 			map[string]any{"name": "resnet50_1/conv1_conv_1/convolution", "op": "Conv2D", "start_us": 0, "wall_us": 40},
 			map[string]any{"name": "sgd/Mul_1", "op": "Mul", "start_us": 40, "wall_us": 5},
 			map[string]any{"name": "sgd/AssignAddVariableOp", "op": "AssignAddVariableOp", "start_us": 45, "wall_us": 3},
